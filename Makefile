@@ -1,0 +1,19 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The two commands a newcomer needs are `make run` and `make test`; the harness (harness/)
+# does the work. Both install what is missing on a Debian 12 machine when run as root.
+
+CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
+HARNESS := target/release/harness
+
+.PHONY: run test patches harness
+
+run test patches: harness
+	$(HARNESS) $@
+
+harness:
+	@if ! [ -x "$(CARGO)" ]; then \
+		echo "cargo is missing: install Rust with rustup (https://rustup.rs) or 'apt-get install cargo'"; \
+		exit 1; \
+	fi
+	@$(CARGO) build --quiet --release -p harness

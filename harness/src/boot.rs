@@ -1,0 +1,235 @@
+//! Boot: an initramfs with busybox, our modules and test programs, booted under QEMU.
+//!
+//! The console (first serial port) is captured for the report scanner; the VM's `/init` writes
+//! its KTAP results to the second serial port, so test results never mix with kernel messages.
+
+use crate::cmd;
+use crate::layout::Layout;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// How QEMU runs the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation. Hangs at boot on some machines, so it is only used once a probe
+    /// has seen a kernel boot with it.
+    Kvm,
+    /// Software emulation: slow, always works.
+    Tcg,
+}
+
+impl Accel {
+    /// The `-accel` argument.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// What the VM's `/init` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Load modules, run test programs, unload, scan for leaks; results as KTAP.
+    Test,
+    /// Run the demo script.
+    Run,
+}
+
+/// Files to put into an initramfs.
+pub struct Contents {
+    /// Kernel modules, loaded in this order.
+    pub modules: Vec<PathBuf>,
+    /// Test programs, run in this order.
+    pub tests: Vec<PathBuf>,
+}
+
+/// A finished VM run.
+pub struct VmRun {
+    /// Everything the kernel and `/init` printed on the console.
+    pub console: String,
+    /// What `/init` wrote to the results port (KTAP).
+    pub results: String,
+    /// Whether the run was killed at its time limit.
+    pub timed_out: bool,
+}
+
+/// The busybox binary of Debian's busybox-static.
+const BUSYBOX: &str = "/bin/busybox";
+
+/// Writes the `gen_init_cpio` description of the initramfs.
+fn cpio_spec(layout: &Layout, contents: &Contents) -> String {
+    let mut spec = String::new();
+    for dir in [
+        "/bin", "/dev", "/proc", "/sys", "/tmp", "/modules", "/tests",
+    ] {
+        let _ = writeln!(spec, "dir {dir} 0755 0 0");
+    }
+    let _ = writeln!(spec, "nod /dev/console 0600 0 0 c 5 1");
+    let _ = writeln!(spec, "file /bin/busybox {BUSYBOX} 0755 0 0");
+    let _ = writeln!(spec, "slink /bin/sh busybox 0777 0 0");
+    let vm = layout.repo.join("vm");
+    let _ = writeln!(spec, "file /init {} 0755 0 0", vm.join("init").display());
+    let _ = writeln!(spec, "file /demo {} 0755 0 0", vm.join("demo").display());
+    for m in &contents.modules {
+        let name = m.file_name().unwrap_or_default().to_string_lossy();
+        let _ = writeln!(spec, "file /modules/{name} {} 0644 0 0", m.display());
+    }
+    for t in &contents.tests {
+        let name = t.file_name().unwrap_or_default().to_string_lossy();
+        let _ = writeln!(spec, "file /tests/{name} {} 0755 0 0", t.display());
+    }
+    spec
+}
+
+/// Packs an initramfs with the kernel's own `usr/gen_init_cpio` from the build directory.
+pub fn initramfs(
+    layout: &Layout,
+    build_dir: &Path,
+    contents: &Contents,
+) -> Result<PathBuf, String> {
+    let work = layout.vm_work();
+    fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let spec = work.join("initramfs.spec");
+    fs::write(&spec, cpio_spec(layout, contents)).map_err(|e| e.to_string())?;
+    let gen = build_dir.join("usr/gen_init_cpio");
+    if !gen.is_file() {
+        return Err(format!(
+            "{} is missing: is CONFIG_BLK_DEV_INITRD set?",
+            gen.display()
+        ));
+    }
+    let out = work.join("initramfs.cpio");
+    let mut c = Command::new(&gen);
+    c.arg(&spec);
+    let data = c
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", gen.display()))?;
+    if !data.status.success() {
+        return Err(format!(
+            "gen_init_cpio failed: {}",
+            String::from_utf8_lossy(&data.stderr)
+        ));
+    }
+    fs::write(&out, data.stdout).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn qemu(
+    kernel: &Path,
+    initrd: Option<&Path>,
+    append: &str,
+    accel: Accel,
+    results: &Path,
+) -> Command {
+    let mut c = Command::new("qemu-system-x86_64");
+    c.args([
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-m",
+        "2048",
+        "-smp",
+        "2",
+    ])
+    .args(["-accel", accel.name()]);
+    if Path::new("/usr/share/qemu/qboot.rom").is_file() {
+        c.args(["-bios", "qboot.rom"]);
+    }
+    c.arg("-kernel").arg(kernel);
+    if let Some(initrd) = initrd {
+        c.arg("-initrd").arg(initrd);
+    }
+    c.args(["-append", append])
+        .args(["-serial", "stdio"])
+        .arg("-serial")
+        .arg(format!("file:{}", results.display()));
+    c
+}
+
+/// Boots `kernel` with `initrd`, giving up after `limit`.
+pub fn run(
+    layout: &Layout,
+    kernel: &Path,
+    initrd: &Path,
+    mode: Mode,
+    accel: Accel,
+    limit: Duration,
+    log: &Path,
+) -> Result<VmRun, String> {
+    let results = layout.vm_work().join("results.ktap");
+    let _ = fs::remove_file(&results);
+    let mode_arg = match mode {
+        Mode::Test => "test",
+        Mode::Run => "run",
+    };
+    let append = format!("console=ttyS0 panic=-1 wb.mode={mode_arg}");
+    let outcome = cmd::run_logged(
+        qemu(kernel, Some(initrd), &append, accel, &results),
+        log,
+        Some(limit),
+    )?;
+    Ok(VmRun {
+        console: outcome.output,
+        results: fs::read_to_string(&results)
+            .unwrap_or_default()
+            .replace('\r', ""),
+        timed_out: outcome.timed_out,
+    })
+}
+
+/// Chooses the accelerator: `WB_ACCEL=kvm|tcg` if set; otherwise KVM only if `/dev/kvm` is
+/// usable and a probe boot of `kernel` printed its banner within 20 seconds. The verdict is
+/// cached per machine, so the probe costs its time once.
+pub fn choose_accel(layout: &Layout, kernel: &Path) -> Accel {
+    match std::env::var("WB_ACCEL").as_deref() {
+        Ok("kvm") => return Accel::Kvm,
+        Ok("tcg") => return Accel::Tcg,
+        _ => {}
+    }
+    let usable = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !usable {
+        return Accel::Tcg;
+    }
+    let verdict_file = layout.cache.join("accel-verdict");
+    if let Ok(v) = fs::read_to_string(&verdict_file) {
+        return if v.trim() == "kvm" {
+            Accel::Kvm
+        } else {
+            Accel::Tcg
+        };
+    }
+    let _ = fs::create_dir_all(layout.vm_work());
+    let results = layout.vm_work().join("probe.out");
+    let probe = qemu(
+        kernel,
+        None,
+        "console=ttyS0 panic=-1 kunit.enable=0",
+        Accel::Kvm,
+        &results,
+    );
+    let log = layout.logs().join("kvm-probe.log");
+    let booted = cmd::run_logged(probe, &log, Some(Duration::from_secs(20)))
+        .map(|o| o.output.contains("Linux version"))
+        .unwrap_or(false);
+    let accel = if booted { Accel::Kvm } else { Accel::Tcg };
+    println!(
+        "  KVM probe: {} (cached in {})",
+        if booted {
+            "boots, using kvm"
+        } else {
+            "no boot within 20 s, using tcg"
+        },
+        verdict_file.display()
+    );
+    let _ = fs::write(&verdict_file, accel.name());
+    accel
+}

@@ -1,0 +1,114 @@
+//! Host checks: the harness's and the userspace programs' own tests and lints, and rustfmt of
+//! our kernel Rust files with the base tree's `.rustfmt.toml`.
+
+use crate::cmd;
+use crate::layout::Layout;
+use crate::report::Tally;
+use crate::setup::Toolchain;
+
+/// Sums the `test result: ok. N passed; M failed; ...` lines of `cargo test` output.
+pub fn cargo_test_counts(output: &str) -> (usize, usize) {
+    let number_before = |line: &str, word: &str| -> usize {
+        line.split(';')
+            .find_map(|part| {
+                let part = part.trim().trim_start_matches("test result: ok.");
+                let part = part.trim_start_matches("test result: FAILED.").trim();
+                part.strip_suffix(word)?.trim().parse().ok()
+            })
+            .unwrap_or(0)
+    };
+    output
+        .lines()
+        .filter(|l| l.starts_with("test result:"))
+        .fold((0, 0), |(p, f), l| {
+            (
+                p + number_before(l, "passed"),
+                f + number_before(l, "failed"),
+            )
+        })
+}
+
+/// Runs the host checks; `kernel_rust_files` are repository-relative paths.
+pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let logs = layout.logs();
+
+    let mut test = tc.command("cargo");
+    test.current_dir(&layout.repo)
+        .args(["test", "--workspace", "--quiet"]);
+    let log = logs.join("host-cargo-test.log");
+    let outcome = cmd::run_logged(test, &log, None)?;
+    let (passed, failed) = cargo_test_counts(&outcome.output);
+    tally.passed += passed;
+    tally.failed += failed;
+    if !outcome.success {
+        tally.fail(format!(
+            "cargo test failed (log: {})\n{}",
+            log.display(),
+            cmd::tail(&outcome.output, 20)
+        ));
+    }
+
+    let mut fmt = tc.command("cargo");
+    fmt.current_dir(&layout.repo)
+        .args(["fmt", "--all", "--check"]);
+    let log = logs.join("host-cargo-fmt.log");
+    let outcome = cmd::run_logged(fmt, &log, None)?;
+    tally.check(
+        outcome.success,
+        format!(
+            "cargo fmt --check: not formatted\n{}",
+            cmd::tail(&outcome.output, 20)
+        ),
+    );
+
+    let mut clippy = tc.command("cargo");
+    clippy.current_dir(&layout.repo).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    let log = logs.join("host-cargo-clippy.log");
+    let outcome = cmd::run_logged(clippy, &log, None)?;
+    tally.check(
+        outcome.success,
+        format!("cargo clippy: warnings\n{}", cmd::tail(&outcome.output, 20)),
+    );
+
+    let config = layout.src().join(".rustfmt.toml");
+    for file in kernel_rust_files {
+        let mut rustfmt = tc.command("rustfmt");
+        rustfmt
+            .current_dir(&layout.repo)
+            .args(["--check", "--edition", "2021", "--config-path"])
+            .arg(&config)
+            .arg(file);
+        let outcome = cmd::run_logged(rustfmt, &logs.join("host-rustfmt.log"), None)?;
+        tally.check(
+            outcome.success,
+            format!(
+                "rustfmt: {file} is not formatted\n{}",
+                cmd::tail(&outcome.output, 15)
+            ),
+        );
+    }
+    Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cargo_test_counts;
+
+    #[test]
+    fn sums_cargo_test_result_lines() {
+        let out = "running 3 tests\n\
+                   test result: ok. 3 passed; 0 failed; 0 ignored; 0 measured\n\
+                   test result: FAILED. 5 passed; 2 failed; 1 ignored; 0 measured\n";
+        assert_eq!(cargo_test_counts(out), (8, 2));
+        assert_eq!(cargo_test_counts("error: could not compile"), (0, 0));
+    }
+}

@@ -1,0 +1,310 @@
+//! The workbench harness: lays our overlay over a pristine Linux 6.12 base, builds it, runs
+//! KUnit and a QEMU boot test, and exports the overlay as a patch series.
+//!
+//! Split like kunit_tool: `setup` (tools), `tree` + `series` (configuration of the source),
+//! `build`, `boot`, `parse`, `report`; `kunit`, `hostcheck` and `patches` are the stages.
+
+mod boot;
+mod build;
+mod cmd;
+mod hostcheck;
+mod kunit;
+mod layout;
+mod parse;
+mod patches;
+mod report;
+mod series;
+mod setup;
+mod tree;
+
+use layout::{Layout, Profile};
+use report::{Report, Tally};
+use series::{Identity, Series};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "usage: harness <test|run|patches>
+  test     host checks, kernel build (clippy), rustdoc, KUnit, boot test, patch series check
+  run      build if needed, boot QEMU, load the sample driver and run its demo
+  patches  export the overlay as a git format-patch series into out/patches";
+
+/// What every command needs: tools, paths, the base and the series applied to it.
+struct Workbench {
+    layout: Layout,
+    tc: setup::Toolchain,
+    base: tree::Base,
+    series: Series,
+    commits: Vec<String>,
+}
+
+impl Workbench {
+    fn prepare() -> Result<Workbench, String> {
+        let layout = Layout::discover();
+        println!("setup: checking tools (cache: {})", layout.cache.display());
+        let tc = setup::ensure(&layout)?;
+        let base = tree::ensure_base(&layout, &tc)?;
+        let series = Series::load(&layout.repo)?;
+        let who = Identity::of_repo(&layout.repo);
+        let commits = tree::apply_overlay(&layout, &series, &who)?;
+        Ok(Workbench {
+            layout,
+            tc,
+            base,
+            series,
+            commits,
+        })
+    }
+
+    fn head(&self) -> &str {
+        self.commits.last().map_or("base", String::as_str)
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.layout.logs().join(name)
+    }
+
+    /// Our kernel-tree paths (new files and base files we change).
+    fn ours(&self) -> Vec<String> {
+        self.series.touched_paths(&self.layout.repo)
+    }
+
+    /// Our new Rust files in the kernel tree.
+    fn our_rust_files(&self) -> Vec<String> {
+        self.series
+            .patches
+            .iter()
+            .flat_map(|p| p.files.iter())
+            .filter(|f| f.ends_with(".rs"))
+            .cloned()
+            .collect()
+    }
+
+    /// Doctest cases KUnit must report: (name prefix, count) per Rust file of ours in the crate.
+    fn expected_doctests(&self) -> Vec<(String, usize)> {
+        self.our_rust_files()
+            .iter()
+            .filter_map(|f| {
+                let prefix = kunit::doctest_prefix(f)?;
+                let source = fs::read_to_string(self.layout.repo.join(f)).ok()?;
+                Some((prefix, kunit::count_doctests(&source)))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    fn build_kernel(&self, profile: Profile) -> Result<Tally, String> {
+        let log = self.log(&format!("build-{}.log", profile.name()));
+        let outcome = build::kernel(&self.layout, &self.tc, profile, &log)?;
+        let mut tally = Tally::default();
+        tally.check(
+            outcome.success,
+            format!(
+                "kernel build failed (log: {})\n{}",
+                log.display(),
+                cmd::tail(&outcome.output, 40)
+            ),
+        );
+        let ours = self.ours();
+        for d in build::diagnostics_in(&outcome.output, &self.layout.src(), &ours) {
+            tally.fail(format!("build/clippy: {d}"));
+        }
+        Ok(tally)
+    }
+
+    fn modules(&self, profile: Profile) -> Vec<PathBuf> {
+        let dir = self.layout.build_dir(profile).join("samples/rust");
+        let mut mods: Vec<PathBuf> = fs::read_dir(dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        mods.retain(|p| p.extension().is_some_and(|e| e == "ko"));
+        mods.sort();
+        mods
+    }
+
+    fn boot(
+        &self,
+        mode: boot::Mode,
+        accel: boot::Accel,
+        log: &Path,
+    ) -> Result<boot::VmRun, String> {
+        let tests = build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?;
+        let contents = boot::Contents {
+            modules: self.modules(Profile::Test),
+            tests,
+        };
+        let initrd = boot::initramfs(
+            &self.layout,
+            &self.layout.build_dir(Profile::Test),
+            &contents,
+        )?;
+        let kernel = build::bzimage(&self.layout, Profile::Test);
+        boot::run(
+            &self.layout,
+            &kernel,
+            &initrd,
+            mode,
+            accel,
+            Duration::from_secs(600),
+            log,
+        )
+    }
+
+    fn boot_test(&self, accel: boot::Accel) -> Result<Tally, String> {
+        let log = self.log("boot-test.log");
+        let vm = self.boot(boot::Mode::Test, accel, &log)?;
+        let mut tally = Tally::default();
+        let docs = parse::ktap::parse(&vm.results);
+        if docs.len() != 1 {
+            tally.fail(format!(
+                "expected one KTAP document from /init, found {}",
+                docs.len()
+            ));
+        }
+        for doc in &docs {
+            let counts = doc.counts();
+            tally.passed += counts.passed;
+            tally.failed += counts.failed;
+            tally.problems.extend(doc.failures());
+            tally.problems.extend(doc.problems.iter().cloned());
+        }
+        // The boot also re-ran the KUnit tests, so the final leak scan covers them too.
+        let rerun = parse::ktap::parse(&vm.console);
+        tally.check(
+            !rerun.is_empty() && rerun.iter().all(|d| d.complete && d.counts().failed == 0),
+            "the KUnit re-run in the boot test did not pass",
+        );
+        for finding in parse::console::scan(&vm.console) {
+            tally.fail(kunit::describe_finding(&finding));
+        }
+        if vm.timed_out {
+            tally.fail(format!(
+                "boot test timed out (log: {}); last console lines:\n{}",
+                log.display(),
+                cmd::tail(&vm.console, 50)
+            ));
+        }
+        Ok(tally)
+    }
+
+    fn patches(&self) -> Result<Tally, String> {
+        let files = patches::export(&self.layout, self.head())?;
+        patches::check(&self.layout, self.head(), &files)
+    }
+}
+
+fn test() -> Result<bool, String> {
+    let wb = Workbench::prepare()?;
+    let mut report = Report::new(&wb.base.describe());
+    report.stage("host", || {
+        hostcheck::run(&wb.layout, &wb.tc, &wb.our_rust_files())
+    });
+    let built = report.stage("build", || wb.build_kernel(Profile::Test));
+    if built {
+        report.stage("rustdoc", || {
+            let log = wb.log("rustdoc.log");
+            let outcome = build::rustdoc(&wb.layout, &wb.tc, Profile::Test, &log)?;
+            let mut tally = Tally::default();
+            tally.check(
+                outcome.success,
+                format!("make rustdoc failed (log: {})", log.display()),
+            );
+            for d in build::diagnostics_in(&outcome.output, &wb.layout.src(), &wb.ours()) {
+                tally.fail(format!("rustdoc: {d}"));
+            }
+            Ok(tally)
+        });
+        let accel = boot::choose_accel(&wb.layout, &build::bzimage(&wb.layout, Profile::Test));
+        report.stage("kunit", || {
+            kunit::run(
+                &wb.layout,
+                &wb.tc,
+                accel,
+                &wb.expected_doctests(),
+                &wb.log("kunit.log"),
+            )
+        });
+        report.stage("boot", || wb.boot_test(accel));
+    } else {
+        for stage in ["rustdoc", "kunit", "boot"] {
+            report.skip(stage, "the kernel did not build");
+        }
+    }
+    report.stage("patches", || wb.patches());
+    Ok(report.finish())
+}
+
+fn run() -> Result<bool, String> {
+    let wb = Workbench::prepare()?;
+    println!("base: {}", wb.base.describe());
+    println!(
+        "building the test kernel (incremental; log: {})",
+        wb.log("build-test.log").display()
+    );
+    let build = wb.build_kernel(Profile::Test)?;
+    if build.failed > 0 {
+        return Err(build.problems.join("\n"));
+    }
+    let accel = boot::choose_accel(&wb.layout, &build::bzimage(&wb.layout, Profile::Test));
+    println!("booting QEMU (-accel {}) and running vm/demo", accel.name());
+    let log = wb.log("run.log");
+    let vm = wb.boot(boot::Mode::Run, accel, &log)?;
+    for line in vm.console.lines() {
+        if let Some(i) = line
+            .find("wb-demo:")
+            .or_else(|| line.find("wb: demo exited"))
+        {
+            println!("{}", &line[i..]);
+        }
+    }
+    let findings = parse::console::scan(&vm.console);
+    for f in &findings {
+        println!("{}", kunit::describe_finding(f));
+    }
+    let ok = vm.console.contains("wb: demo exited with status 0")
+        && findings.is_empty()
+        && !vm.timed_out;
+    println!("full console log: {}", log.display());
+    Ok(ok)
+}
+
+fn export_patches() -> Result<bool, String> {
+    let wb = Workbench::prepare()?;
+    let files = patches::export(&wb.layout, wb.head())?;
+    for f in &files {
+        println!("{}", f.display());
+    }
+    let who = Identity::of_repo(&wb.layout.repo);
+    if who.placeholder {
+        println!("note: git user.name/user.email are not set; Signed-off-by is a placeholder");
+    }
+    println!(
+        "{} patches against {} in {}",
+        files.len(),
+        wb.base.describe(),
+        wb.layout.out().join("patches").display()
+    );
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    let result = match command.as_str() {
+        "test" => test(),
+        "run" => run(),
+        "patches" => export_patches(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

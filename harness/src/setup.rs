@@ -1,0 +1,247 @@
+//! Set-up: makes sure the machine has what the other steps need, installing what it can.
+//!
+//! On a fresh Debian 12 machine, as root, this installs the apt packages, `rust-src` and a
+//! pinned `bindgen-cli`. Anything it cannot install ends the run with one message naming the
+//! package and the command to run.
+
+use crate::cmd;
+use crate::layout::Layout;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Debian packages the harness needs, with the command each one provides (for messages).
+const APT_PACKAGES: &[&str] = &[
+    "linux-source-6.12",
+    "clang",
+    "lld",
+    "llvm",
+    "libclang-dev",
+    "bc",
+    "flex",
+    "bison",
+    "libelf-dev",
+    "libssl-dev",
+    "qemu-system-x86",
+    "busybox-static",
+    "cpio",
+    "python3",
+    "perl",
+    "git",
+    "xz-utils",
+    "make",
+];
+
+/// The `bindgen-cli` version we install when none is present; 6.12 needs at least 0.65.1.
+const BINDGEN_VERSION: &str = "0.73.2";
+const BINDGEN_MIN: (u32, u32, u32) = (0, 65, 1);
+
+/// Where Debian's `linux-source-6.12` puts the source tarball.
+pub const BASE_TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
+
+/// What the later steps need to know about the tools.
+pub struct Toolchain {
+    /// `PATH` with cargo's and the fallback compiler's directories in front.
+    pub path: OsString,
+    /// The Debian version of the base package, e.g. `6.12.117-1`.
+    pub base_package_version: String,
+}
+
+impl Toolchain {
+    /// A command that finds our tools on its `PATH`.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("PATH", &self.path);
+        cmd
+    }
+}
+
+/// Checks and installs everything; returns the toolchain or a message saying what to do.
+pub fn ensure(layout: &Layout) -> Result<Toolchain, String> {
+    std::fs::create_dir_all(layout.logs())
+        .map_err(|e| format!("cannot create {}: {e}", layout.logs().display()))?;
+    ensure_apt_packages(layout)?;
+
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cargo/bin"));
+    }
+    let fallback_rust = Path::new("/usr/lib/rust-web/bin");
+    if fallback_rust.is_dir() && which("rustup", &path_with(&dirs)).is_none() {
+        dirs.push(fallback_rust.to_path_buf());
+    }
+    let path = path_with(&dirs);
+    let toolchain = Toolchain {
+        path,
+        base_package_version: package_version("linux-source-6.12")?,
+    };
+    ensure_rust_src(&toolchain, layout)?;
+    ensure_bindgen(&toolchain, layout)?;
+    Ok(toolchain)
+}
+
+fn path_with(dirs: &[PathBuf]) -> OsString {
+    let current = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    let mut all: Vec<PathBuf> = dirs.to_vec();
+    all.extend(std::env::split_paths(&current));
+    std::env::join_paths(all).unwrap_or(current)
+}
+
+fn which(program: &str, path: &OsString) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn is_root() -> bool {
+    cmd::output_of(Command::new("id").arg("-u")).is_ok_and(|s| s.trim() == "0")
+}
+
+fn package_version(package: &str) -> Result<String, String> {
+    let mut q = Command::new("dpkg-query");
+    q.args(["-W", "-f=${Version}", package]);
+    cmd::output_of(&mut q).map(|s| s.trim().to_string())
+}
+
+fn package_installed(package: &str) -> bool {
+    let mut q = Command::new("dpkg-query");
+    q.args(["-W", "-f=${Status}", package]);
+    cmd::output_of(&mut q).is_ok_and(|s| s.ends_with("installed") && !s.contains("not-installed"))
+}
+
+fn ensure_apt_packages(layout: &Layout) -> Result<(), String> {
+    let missing: Vec<&str> = APT_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !package_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let wanted = missing.join(" ");
+    let advice = format!("apt-get update && apt-get install -y {wanted}");
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(format!(
+            "missing packages: {wanted}\n  install them with: sudo sh -c '{advice}'"
+        ));
+    }
+    println!("  installing {wanted}");
+    let log = layout.logs().join("setup-apt.log");
+    let mut update = Command::new("apt-get");
+    update
+        .arg("update")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    for step in [update, install] {
+        let outcome = cmd::run_logged(step, &log, None)?;
+        if !outcome.success {
+            return Err(format!(
+                "could not install {wanted} (log: {})\n{}\n  run by hand: {advice}",
+                log.display(),
+                cmd::tail(&outcome.output, 10)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn ensure_rust_src(tc: &Toolchain, layout: &Layout) -> Result<(), String> {
+    let has_src = || {
+        cmd::output_of(tc.command("rustc").args(["--print", "sysroot"]))
+            .map(|root| {
+                Path::new(root.trim())
+                    .join("lib/rustlib/src/rust/library/core/src/lib.rs")
+                    .is_file()
+            })
+            .unwrap_or(false)
+    };
+    if has_src() {
+        return Ok(());
+    }
+    let log = layout.logs().join("setup-rust-src.log");
+    if which("rustup", &tc.path).is_some() {
+        println!("  installing rust-src with rustup");
+        let mut add = tc.command("rustup");
+        add.args(["component", "add", "rust-src"]);
+        cmd::run_logged(add, &log, None)?;
+    } else if is_root() {
+        println!("  no rustup: installing Debian's rustc-web and rust-web-src");
+        let mut install = Command::new("apt-get");
+        install
+            .args([
+                "install",
+                "-y",
+                "--no-install-recommends",
+                "rustc-web",
+                "rust-web-src",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        cmd::run_logged(install, &log, None)?;
+    }
+    if has_src() {
+        Ok(())
+    } else {
+        Err(
+            "the Rust standard library source is missing\n  install it with: \
+             rustup component add rust-src   (or: apt-get install rustc-web rust-web-src)"
+                .to_string(),
+        )
+    }
+}
+
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    let v = text
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+fn ensure_bindgen(tc: &Toolchain, layout: &Layout) -> Result<(), String> {
+    let current = cmd::output_of(tc.command("bindgen").arg("--version"))
+        .ok()
+        .and_then(|v| parse_version(&v));
+    if current.is_some_and(|v| v >= BINDGEN_MIN) {
+        return Ok(());
+    }
+    println!("  installing bindgen-cli {BINDGEN_VERSION} (cargo install --locked, ~2 min)");
+    let log = layout.logs().join("setup-bindgen.log");
+    let mut install = tc.command("cargo");
+    install.args([
+        "install",
+        "--locked",
+        "bindgen-cli",
+        "--version",
+        BINDGEN_VERSION,
+    ]);
+    let outcome = cmd::run_logged(install, &log, None)?;
+    if !outcome.success {
+        return Err(format!(
+            "could not install bindgen-cli (log: {})\n  run by hand: cargo install --locked \
+             bindgen-cli --version {BINDGEN_VERSION}",
+            log.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn bindgen_versions_compare() {
+        assert_eq!(parse_version("bindgen 0.73.2"), Some((0, 73, 2)));
+        assert!(parse_version("bindgen 0.65.1").unwrap() >= super::BINDGEN_MIN);
+        assert!(parse_version("bindgen 0.60.0").unwrap() < super::BINDGEN_MIN);
+        assert_eq!(parse_version("bindgen"), None);
+    }
+}
