@@ -160,6 +160,43 @@ fn f() {}
         assert_eq!(count_doctests(src), 2);
     }
 
+    /// A real 6.12.117 KUnit run (KASAN, lockdep) in which a base doctest hit a GPF.
+    const REAL_GPF: &str = include_str!("../testdata/ktap/real-6.12-kunit-gpf.log");
+
+    #[test]
+    fn judges_a_real_run_with_a_crashing_doctest() {
+        let mut tally = Tally::default();
+        judge(
+            REAL_GPF,
+            &[("rust_doctest_kernel_task_rs_".to_string(), 3)],
+            &mut tally,
+        );
+        assert_eq!(tally.passed, 114);
+        assert!(tally.failed >= 2, "{:?}", tally.problems);
+        assert!(tally
+            .problems
+            .iter()
+            .any(|p| p.contains("rust_doctest_kernel_task_rs_1")));
+        assert!(tally
+            .problems
+            .iter()
+            .any(|p| p.starts_with("kernel report (Oops)")));
+    }
+
+    #[test]
+    fn a_missing_doctest_file_is_a_failure() {
+        let mut tally = Tally::default();
+        judge(
+            REAL_GPF,
+            &[("rust_doctest_kernel_bitmap_rs_".to_string(), 4)],
+            &mut tally,
+        );
+        assert!(tally
+            .problems
+            .iter()
+            .any(|p| p == "expected 4 cases named rust_doctest_kernel_bitmap_rs_*, found 0"));
+    }
+
     #[test]
     fn doctest_prefix_follows_rustdoc_test_gen() {
         assert_eq!(
