@@ -103,6 +103,103 @@ pub fn diagnostics_in(output: &str, src: &Path, ours: &[String]) -> Vec<String> 
     found
 }
 
+/// Type aliases the generated bindings expect from the kernel crate (`ffi`) and from the types
+/// the kernel's bindgen invocation blocklists.
+const LAYOUT_PRELUDE: &str = "#![allow(warnings)]
+type __kernel_size_t = usize;
+type __kernel_ssize_t = isize;
+type __kernel_ptrdiff_t = isize;
+mod ffi {
+    pub type c_char = i8;
+    pub type c_schar = i8;
+    pub type c_uchar = u8;
+    pub type c_short = i16;
+    pub type c_ushort = u16;
+    pub type c_int = i32;
+    pub type c_uint = u32;
+    pub type c_long = i64;
+    pub type c_ulong = u64;
+    pub type c_longlong = i64;
+    pub type c_ulonglong = u64;
+    pub use core::ffi::c_void;
+}
+";
+
+/// Checks that rustc lays out the generated bindings as clang lays out the C types.
+///
+/// The kernel runs bindgen with `--no-layout-tests`; this reruns the exact command of the
+/// build with the layout tests on, compiles them for the host and runs them. A mismatch means
+/// Rust code reads C structures at wrong offsets (as `task_struct` with `SCHEDSTATS=n`).
+/// Returns the failed assertions (e.g. `Offset of field: task_struct::stats`).
+pub fn bindgen_layout(
+    layout: &Layout,
+    tc: &Toolchain,
+    profile: Profile,
+) -> Result<Vec<String>, String> {
+    let build_dir = layout.build_dir(profile);
+    let cmd_file = build_dir.join("rust/bindings/.bindings_generated.rs.cmd");
+    let saved =
+        std::fs::read_to_string(&cmd_file).map_err(|e| format!("{}: {e}", cmd_file.display()))?;
+    let command = saved
+        .lines()
+        .find_map(|l| l.split_once(" := ").map(|(_, c)| c.to_string()))
+        .ok_or_else(|| format!("{}: no command", cmd_file.display()))?;
+    let work = layout.cache.join("layout");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let generated = work.join("bindings_layout.rs");
+    let command = command
+        .replace(" --no-layout-tests", "")
+        .replace("-Wp,-MMD,rust/bindings/.bindings_generated.rs.d", "")
+        .replace(
+            "-o rust/bindings/bindings_generated.rs",
+            &format!("-o {}", generated.display()),
+        );
+    let log = layout.logs().join("bindgen-layout.log");
+    let mut bindgen = tc.command("sh");
+    bindgen.current_dir(&build_dir).arg("-c").arg(&command);
+    let outcome = cmd::run_logged(bindgen, &log, None)?;
+    if !outcome.success {
+        return Err(format!(
+            "bindgen with layout tests failed (log: {})",
+            log.display()
+        ));
+    }
+    let source = work.join("layout_tests.rs");
+    let body = std::fs::read_to_string(&generated).map_err(|e| e.to_string())?;
+    std::fs::write(&source, format!("{LAYOUT_PRELUDE}{body}")).map_err(|e| e.to_string())?;
+    let binary = work.join("layout_tests");
+    let mut rustc = tc.command("rustc");
+    rustc
+        .args(["--test", "--edition", "2021", "-C", "opt-level=0", "-o"])
+        .arg(&binary)
+        .arg(&source);
+    let outcome = cmd::run_logged(rustc, &log, None)?;
+    if !outcome.success {
+        return Err(format!(
+            "compiling the layout tests failed (log: {})",
+            log.display()
+        ));
+    }
+    let outcome = cmd::run_logged(std::process::Command::new(&binary), &log, None)?;
+    let mut failures: Vec<String> = outcome
+        .output
+        .lines()
+        .filter_map(|l| {
+            l.split_once("` failed: ")
+                .map(|(_, what)| what.trim().to_string())
+        })
+        .collect();
+    failures.sort();
+    failures.dedup();
+    if !outcome.success && failures.is_empty() {
+        return Err(format!(
+            "the layout tests failed to run (log: {})",
+            log.display()
+        ));
+    }
+    Ok(failures)
+}
+
 /// Builds the userspace programs (workspace members under `userspace/`) as static binaries and
 /// returns their paths.
 pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<PathBuf>, String> {

@@ -110,6 +110,25 @@ impl Workbench {
         for d in build::diagnostics_in(&outcome.output, &self.layout.src(), &ours) {
             tally.fail(format!("build/clippy: {d}"));
         }
+        if outcome.success {
+            let allowed = fs::read_to_string(self.layout.repo.join("kconfig/bindgen-layout.allow"))
+                .unwrap_or_default();
+            let allowed: Vec<&str> = allowed
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or_default().trim())
+                .filter(|l| !l.is_empty())
+                .collect();
+            let mismatches: Vec<String> = build::bindgen_layout(&self.layout, &self.tc, profile)?
+                .into_iter()
+                .filter(|m| !allowed.contains(&m.as_str()))
+                .collect();
+            tally.check(
+                mismatches.is_empty(),
+                format!(
+                    "bindgen layout differs from C (Rust would read wrong offsets): {mismatches:?}"
+                ),
+            );
+        }
         Ok(tally)
     }
 
