@@ -245,7 +245,6 @@ pub fn export(src: &Path, head: &str, out: &Path) -> Result<Vec<PathBuf>, String
         src,
         &[
             "format-patch",
-            "-q",
             "--no-signature",
             "-o",
             &out.to_string_lossy(),

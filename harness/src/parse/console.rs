@@ -351,6 +351,26 @@ mod tests {
                 include_str!("../../testdata/ktap/kunit-noise-interleaved.log"),
                 &[],
             ),
+            // Recorded from our own test kernel (6.12.117, KASAN + lockdep + kmemleak).
+            (
+                include_str!("../../testdata/console/real-kasan-oob-module.log"),
+                &[(Kasan, 9)],
+            ),
+            (
+                include_str!("../../testdata/console/real-lockdep-atomic-warn-kmemleak.log"),
+                &[
+                    (Lockdep, 4),
+                    (AtomicSleep, 93),
+                    (Warning, 132),
+                    (Warning, 177),
+                    (Warning, 245),
+                    (Kmemleak, 295),
+                ],
+            ),
+            (
+                include_str!("../../testdata/ktap/real-6.12-kunit-gpf.log"),
+                &[(Oops, 415)],
+            ),
         ];
         for (i, (log, expected)) in cases.iter().enumerate() {
             assert_eq!(kinds_and_lines(log), *expected, "sample {i}");
