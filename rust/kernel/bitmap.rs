@@ -1,0 +1,1675 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Bitmaps.
+//!
+//! C header: [`include/linux/bitmap.h`](srctree/include/linux/bitmap.h)
+//!
+//! A bitmap is a fixed number of bits stored in an array of `unsigned long` words, with the same
+//! layout as in C: bit `n` is bit `n % BITS_PER_LONG` of word `n / BITS_PER_LONG`. This module
+//! provides:
+//!
+//! - [`BitmapRef`], a shared view of a bitmap: reads, searches and atomic bit operations;
+//! - [`BitmapMut`], an exclusive view of a bitmap: additionally, non-atomic modifications;
+//! - [`OwnedBitmap`], a bitmap that stores up to a chosen number of words inline and allocates
+//!   larger ones.
+//!
+//! Views of bitmaps owned by C code are created with the unsafe [`BitmapRef::from_raw`] and
+//! [`BitmapMut::from_raw`]; views of an [`OwnedBitmap`] with [`OwnedBitmap::view`] and
+//! [`OwnedBitmap::view_mut`].
+//!
+//! # Conventions
+//!
+//! - **Out-of-range arguments.** An operation on one bit or on a range of bits returns
+//!   [`ERANGE`] if the bit or the range is not inside the bitmap, and [`EINVAL`] if a range
+//!   starts after its end; the bitmap is unchanged in both cases. A search accepts any start
+//!   position and returns [`None`] if there is no matching bit at or after it, in particular
+//!   if the start is at or past the end. No operation panics.
+//! - **Differing lengths.** The bitwise operations between two bitmaps ([`BitmapMut::and`],
+//!   [`BitmapMut::or`], [`BitmapMut::xor`] and [`BitmapMut::andnot`]) return [`EINVAL`] if the
+//!   lengths differ, leaving the destination unchanged. [`BitmapMut::copy_and_extend`] copies the
+//!   common prefix and zeroes the rest. Bitmaps of different lengths are never equal.
+//! - **Tail bits.** The bits of the last word past the length are never observable: reads ignore
+//!   them, and the operations that write whole words clear them.
+//! - **Concurrency.** Every access to the words is atomic: reads are relaxed loads, like C's
+//!   `test_bit()`, and the atomic bit operations of [`BitmapRef`] call C's `set_bit()`,
+//!   `clear_bit()`, `test_and_set_bit()` and `test_and_clear_bit()`, so their ordering is exactly
+//!   the one of `Documentation/atomic_bitops.txt` on every architecture, and sanitizers see them
+//!   as the C ones. Hence a [`BitmapRef`] may be used while other threads or C code modify the
+//!   bitmap with atomic bit operations (a result may then be stale by the time it is used).
+//!   Non-atomic modifications need a [`BitmapMut`], that is, exclusive access; they are done with
+//!   relaxed loads and stores, which compile to plain memory accesses.
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::bitmap::OwnedBitmap;
+//!
+//! // 100 bits fit in two words, so this does not allocate.
+//! let mut map: OwnedBitmap<2> = OwnedBitmap::new(100, GFP_KERNEL)?;
+//! let mut bits = map.view_mut();
+//! bits.set_range(10..20)?;
+//! bits.clear_bit(15)?;
+//! assert_eq!(bits.set_bit(100), Err(ERANGE));
+//!
+//! let bits = map.view();
+//! assert_eq!(bits.weight(), 9);
+//! assert_eq!(bits.next_zero_bit(10), Some(15));
+//! assert_eq!(bits.last_set_bit(), Some(19));
+//! # Ok::<(), Error>(())
+//! ```
+
+use crate::{
+    alloc::{AllocError, Flags, KVVec},
+    bindings,
+    error::{
+        code::{EINVAL, ERANGE},
+        Result,
+    },
+    ffi::{c_long, c_ulong},
+};
+use core::{
+    cmp::{min, Ordering as CmpOrdering},
+    fmt,
+    iter::FusedIterator,
+    mem::{align_of, size_of},
+    ops::Range,
+    sync::atomic::{AtomicUsize, Ordering},
+};
+
+// The views access C `unsigned long` words as `AtomicUsize`.
+crate::static_assert!(size_of::<AtomicUsize>() == size_of::<c_ulong>());
+crate::static_assert!(align_of::<AtomicUsize>() == align_of::<c_ulong>());
+
+/// The number of bits in a bitmap word (C's `BITS_PER_LONG`).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::BITS_PER_LONG;
+///
+/// assert_eq!(BITS_PER_LONG, 8 * core::mem::size_of::<kernel::ffi::c_ulong>());
+/// ```
+pub const BITS_PER_LONG: usize = usize::BITS as usize;
+
+/// Returns the number of words needed to store `nbits` bits (C's `BITS_TO_LONGS()`).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::{bits_to_longs, BITS_PER_LONG};
+///
+/// assert_eq!(bits_to_longs(0), 0);
+/// assert_eq!(bits_to_longs(1), 1);
+/// assert_eq!(bits_to_longs(BITS_PER_LONG), 1);
+/// assert_eq!(bits_to_longs(BITS_PER_LONG + 1), 2);
+/// assert_eq!(bits_to_longs(usize::MAX), usize::MAX / BITS_PER_LONG + 1);
+/// ```
+pub const fn bits_to_longs(nbits: usize) -> usize {
+    nbits.div_ceil(BITS_PER_LONG)
+}
+
+/// Returns the mask of the bits of the last word of an `nbits`-bit bitmap that are inside it.
+const fn last_word_mask(nbits: usize) -> usize {
+    match nbits % BITS_PER_LONG {
+        0 => usize::MAX,
+        rem => !(usize::MAX << rem),
+    }
+}
+
+/// Returns the index of the most significant set bit of `word`, which must not be zero.
+fn msb(word: usize) -> usize {
+    BITS_PER_LONG - 1 - word.leading_zeros() as usize
+}
+
+/// Loads `word`, inverted if `ZEROS` is true so that the bits searched for are set.
+#[inline(always)]
+fn load_searched<const ZEROS: bool>(word: &AtomicUsize) -> usize {
+    let value = word.load(Ordering::Relaxed);
+    if ZEROS {
+        !value
+    } else {
+        value
+    }
+}
+
+/// A shared view of a bitmap.
+///
+/// It gives access to the bits of a bitmap of [`len`](BitmapRef::len) bits for reading and
+/// searching, and for atomic modifications ([`set_bit_atomic`](BitmapRef::set_bit_atomic) and
+/// others). Like a shared reference, it is [`Copy`] and may be used by several threads at once.
+///
+/// Views are obtained from an [`OwnedBitmap`] ([`OwnedBitmap::view`]), from a [`BitmapMut`]
+/// ([`BitmapMut::view`]), or from a C bitmap ([`BitmapRef::from_raw`]).
+///
+/// # Invariants
+///
+/// `words` has exactly `bits_to_longs(nbits)` elements.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::{BitmapRef, OwnedBitmap};
+///
+/// fn count_busy(busy: BitmapRef<'_>) -> usize {
+///     busy.weight()
+/// }
+///
+/// let map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+/// map.view().set_bit_atomic(3)?;
+/// assert_eq!(count_busy(map.view()), 1);
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct BitmapRef<'a> {
+    words: &'a [AtomicUsize],
+    nbits: usize,
+}
+
+impl<'a> BitmapRef<'a> {
+    /// Creates a shared view of the C bitmap of `nbits` bits at `ptr`.
+    ///
+    /// The view reads the words with atomic loads, modifies them only with the atomic bit
+    /// operations of [`BitmapRef`], and never modifies bits at or past `nbits`.
+    ///
+    /// # Safety
+    ///
+    /// If `nbits` is zero, `ptr` is not used and may be anything, null included. Otherwise, for
+    /// the whole lifetime `'a`:
+    ///
+    /// - `ptr` must be non-null, aligned for `unsigned long` and point to
+    ///   [`bits_to_longs`]`(nbits)` consecutive `unsigned long` words of a single allocation,
+    ///   valid for reads and writes; in particular, the memory must not be freed;
+    /// - others (other threads, interrupt handlers, C code) may access those words concurrently
+    ///   only with reads and with atomic operations such as `set_bit()`, `clear_bit()` or
+    ///   `test_and_set_bit()`; they must not modify them with non-atomic writes such as
+    ///   `__set_bit()`, `bitmap_zero()` or plain stores.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::BitmapRef;
+    ///
+    /// let mut words: [kernel::ffi::c_ulong; 2] = [0b1010, 1];
+    /// // SAFETY: `words` has two aligned words, which are only used through `map` while it
+    /// // exists.
+    /// let map = unsafe { BitmapRef::from_raw(words.as_mut_ptr(), 70) };
+    /// assert_eq!(map.len(), 70);
+    /// assert_eq!(map.test_bit(1), Ok(true));
+    /// assert_eq!(map.test_bit(2), Ok(false));
+    /// assert_eq!(map.next_set_bit(4), Some(64));
+    ///
+    /// // The bits of the last word past the end are ignored, whatever their value.
+    /// let mut words: [kernel::ffi::c_ulong; 1] = [!0];
+    /// // SAFETY: `words` has one aligned word, which is only used through `map` while it exists.
+    /// let map = unsafe { BitmapRef::from_raw(words.as_mut_ptr(), 10) };
+    /// assert_eq!(map.weight(), 10);
+    /// assert_eq!(map.word(0), Some(0x3ff));
+    /// assert_eq!(map.last_set_bit(), Some(9));
+    /// assert_eq!(map.next_set_bit(10), None);
+    /// assert_eq!(map.first_zero_bit(), None);
+    /// assert_eq!(map.iter_zero_bits().next(), None);
+    /// assert_eq!(map.iter_set_bits().count(), 10);
+    /// assert_eq!(map.test_bit(10), Err(ERANGE));
+    /// assert_eq!(map.set_bit_atomic(10), Err(ERANGE));
+    ///
+    /// // SAFETY: The pointer is not used when the length is zero.
+    /// let empty = unsafe { BitmapRef::from_raw(core::ptr::null_mut(), 0) };
+    /// assert!(empty.is_empty());
+    /// assert_eq!(empty.first_set_bit(), None);
+    /// ```
+    pub unsafe fn from_raw(ptr: *mut c_ulong, nbits: usize) -> Self {
+        let words = if nbits == 0 {
+            &[]
+        } else {
+            // SAFETY: By the safety requirements, `ptr` is non-null, aligned for `unsigned long`
+            // and thus for `AtomicUsize` (checked by `static_assert!` above, as is the size), and
+            // points to `bits_to_longs(nbits)` words of one allocation that stay valid for reads
+            // and writes for `'a`. Concurrent accesses by others are reads and atomic operations,
+            // which is what `&[AtomicUsize]` permits, as all accesses of the view are atomic.
+            unsafe { core::slice::from_raw_parts(ptr.cast::<AtomicUsize>(), bits_to_longs(nbits)) }
+        };
+        // INVARIANT: `words` has `bits_to_longs(nbits)` elements.
+        Self { words, nbits }
+    }
+
+    /// Returns the length of the bitmap, in bits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(42, GFP_KERNEL)?;
+    /// assert_eq!(map.view().len(), 42);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.nbits
+    }
+
+    /// Returns whether the bitmap has a length of zero.
+    ///
+    /// This is unlike C's `bitmap_empty()`, which checks that no bit is set; for that, use
+    /// [`first_set_bit`](BitmapRef::first_set_bit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let empty: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
+    /// assert!(empty.view().is_empty());
+    /// let zeroed: OwnedBitmap = OwnedBitmap::new(1, GFP_KERNEL)?;
+    /// assert!(!zeroed.view().is_empty());
+    /// assert_eq!(zeroed.view().first_set_bit(), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.nbits == 0
+    }
+
+    /// Returns a pointer to the first word, for passing the bitmap to C functions.
+    ///
+    /// The pointer is valid for reads of [`bits_to_longs`]`(self.len())` words while the view is;
+    /// it is dangling if the length is zero. The C code must follow the access rules of
+    /// [`BitmapRef::from_raw`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings, bitmap::OwnedBitmap};
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(40, GFP_KERNEL)?;
+    /// map.view().set_bit_atomic(33)?;
+    /// // SAFETY: `as_ptr()` points to the words of the 40-bit bitmap, which C only reads here.
+    /// let found = unsafe { bindings::find_next_bit(map.view().as_ptr(), 40, 0) };
+    /// assert_eq!(found, 33);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn as_ptr(&self) -> *const c_ulong {
+        self.words.as_ptr().cast()
+    }
+
+    /// Returns the word holding bit `index` and the position of the bit in it.
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    #[inline]
+    fn locate(&self, index: usize) -> Result<(&'a AtomicUsize, usize)> {
+        if index >= self.nbits {
+            return Err(ERANGE);
+        }
+        // By the type invariant, this always succeeds because `index < self.nbits`.
+        let word = self.words.get(index / BITS_PER_LONG).ok_or(ERANGE)?;
+        Ok((word, index % BITS_PER_LONG))
+    }
+
+    /// Returns the value of bit `index`.
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length. The read is atomic but unordered
+    /// (a relaxed load, like C's `test_bit()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(8, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(7)?;
+    /// assert_eq!(map.view().test_bit(7), Ok(true));
+    /// assert_eq!(map.view().test_bit(6), Ok(false));
+    /// assert_eq!(map.view().test_bit(8), Err(ERANGE));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn test_bit(&self, index: usize) -> Result<bool> {
+        let (word, bit) = self.locate(index)?;
+        Ok(word.load(Ordering::Relaxed) & (1 << bit) != 0)
+    }
+
+    /// Returns word `index` of the bitmap, or [`None`] if there is no such word.
+    ///
+    /// Bit `i` of the result is bit `index * BITS_PER_LONG + i` of the bitmap; the bits past the
+    /// end of the bitmap are zero. This allows processing a bitmap a word at a time, e.g. to keep
+    /// a summary of which words are full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(BITS_PER_LONG + 3, GFP_KERNEL)?;
+    /// map.view_mut().fill();
+    /// map.view_mut().clear_bit(1)?;
+    /// assert_eq!(map.view().word(0), Some(!0b10));
+    /// assert_eq!(map.view().word(1), Some(0b111));
+    /// assert_eq!(map.view().word(2), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn word(&self, index: usize) -> Option<usize> {
+        let value = self.words.get(index)?.load(Ordering::Relaxed);
+        if index + 1 == self.words.len() {
+            Some(value & last_word_mask(self.nbits))
+        } else {
+            Some(value)
+        }
+    }
+
+    /// Returns the position of the lowest bit of `found`, the non-zero result of a search in word
+    /// `index`, or [`None`] if it is past the end of the bitmap.
+    #[inline(always)]
+    fn found_bit(&self, index: usize, found: usize) -> Option<usize> {
+        // `index < bits_to_longs(nbits)`, so this is at most
+        // `bits_to_longs(nbits) * BITS_PER_LONG - 1 <= usize::MAX` and cannot overflow; wrapping
+        // operations avoid overflow checks on the hot path of searches.
+        let bit = index
+            .wrapping_mul(BITS_PER_LONG)
+            .wrapping_add(found.trailing_zeros() as usize);
+        // A bit found in the tail of the last word is past the end.
+        (bit < self.nbits).then_some(bit)
+    }
+
+    /// Returns the first bit at or after `start` that is set, or zero if `ZEROS` is true.
+    ///
+    /// Only the word holding `start` is checked here, which is inlined into the callers as
+    /// searches often end there; [`BitmapRef::scan`] checks the following words.
+    #[inline]
+    fn find_next<const ZEROS: bool>(&self, start: usize) -> Option<usize> {
+        if start >= self.nbits {
+            return None;
+        }
+        let index = start / BITS_PER_LONG;
+        let found = load_searched::<ZEROS>(self.words.get(index)?)
+            & (usize::MAX << (start % BITS_PER_LONG));
+        if found != 0 {
+            return self.found_bit(index, found);
+        }
+        self.scan::<ZEROS>(self.words.get(index + 1..)?)
+    }
+
+    /// Returns the first bit that is set, or zero if `ZEROS` is true, in `words`, which is a
+    /// suffix of `self.words`.
+    #[inline(never)]
+    fn scan<const ZEROS: bool>(&self, mut words: &[AtomicUsize]) -> Option<usize> {
+        // Two words per iteration: this halves the number of branches when scanning sparse
+        // bitmaps. The index of a word is only computed once something is found, from the number
+        // of words left; `words` is a non-empty suffix of `self.words` there, so the wrapping
+        // operations below do not wrap (they avoid overflow checks).
+        while let [low, high, tail @ ..] = words {
+            let (low, high) = (load_searched::<ZEROS>(low), load_searched::<ZEROS>(high));
+            if low | high != 0 {
+                let index = self.words.len().wrapping_sub(words.len());
+                return if low != 0 {
+                    self.found_bit(index, low)
+                } else {
+                    self.found_bit(index.wrapping_add(1), high)
+                };
+            }
+            words = tail;
+        }
+        match words {
+            [last] => match load_searched::<ZEROS>(last) {
+                0 => None,
+                found => self.found_bit(self.words.len().wrapping_sub(1), found),
+            },
+            _ => None,
+        }
+    }
+
+    /// Returns the first set bit at or after `start`, or [`None`] if there is none.
+    ///
+    /// Like C's `find_next_bit()`, but any `start` is accepted: the result is [`None`] when
+    /// `start` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap<2> = OwnedBitmap::new(100, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(5)?;
+    /// map.view_mut().set_bit(70)?;
+    /// let view = map.view();
+    /// assert_eq!(view.next_set_bit(0), Some(5));
+    /// assert_eq!(view.next_set_bit(5), Some(5));
+    /// assert_eq!(view.next_set_bit(6), Some(70));
+    /// assert_eq!(view.next_set_bit(71), None);
+    /// assert_eq!(view.next_set_bit(100), None);
+    /// assert_eq!(view.next_set_bit(usize::MAX), None);
+    /// # use kernel::bindings;
+    /// # // Cross-check against a naive scan and against C's `find_next_bit()` and
+    /// # // `find_next_zero_bit()` on random bitmaps of several densities.
+    /// # let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    /// # let mut rand = move || {
+    /// #     seed ^= seed << 13;
+    /// #     seed ^= seed >> 7;
+    /// #     seed ^= seed << 17;
+    /// #     seed as usize
+    /// # };
+    /// # for len in [1, 63, 64, 65, 129, 700] {
+    /// #     // A bit is set with probability `1 / one_in`: dense, random and sparse bitmaps.
+    /// #     for one_in in [1, 2, 64] {
+    /// #         let mut map: OwnedBitmap = OwnedBitmap::new(len, GFP_KERNEL)?;
+    /// #         for _ in 0..1000 {
+    /// #             map.view_mut().assign_bit(rand() % len, rand() % one_in == 0)?;
+    /// #             let view = map.view();
+    /// #             let start = rand() % (len + 2);
+    /// #             let set = (start..len).find(|&i| view.test_bit(i) == Ok(true));
+    /// #             let zero = (start..len).find(|&i| view.test_bit(i) == Ok(false));
+    /// #             assert_eq!(view.next_set_bit(start), set);
+    /// #             assert_eq!(view.next_zero_bit(start), zero);
+    /// #             // SAFETY: `as_ptr()` points to the words of the `len`-bit bitmap.
+    /// #             let c_set = unsafe { bindings::find_next_bit(view.as_ptr(), len, start) };
+    /// #             // SAFETY: As above.
+    /// #             let c_zero =
+    /// #                 unsafe { bindings::find_next_zero_bit(view.as_ptr(), len, start) };
+    /// #             assert_eq!(set.unwrap_or(len), c_set.min(len));
+    /// #             assert_eq!(zero.unwrap_or(len), c_zero.min(len));
+    /// #         }
+    /// #     }
+    /// # }
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn next_set_bit(&self, start: usize) -> Option<usize> {
+        self.find_next::<false>(start)
+    }
+
+    /// Returns the first zero bit at or after `start`, or [`None`] if there is none.
+    ///
+    /// Like C's `find_next_zero_bit()`, but any `start` is accepted: the result is [`None`] when
+    /// `start` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// // Find the lowest free ID at or after 2.
+    /// let mut ids: OwnedBitmap = OwnedBitmap::new(2 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// ids.view_mut().set_range(0..BITS_PER_LONG + 1)?;
+    /// assert_eq!(ids.view().next_zero_bit(2), Some(BITS_PER_LONG + 1));
+    /// ids.view_mut().fill();
+    /// assert_eq!(ids.view().next_zero_bit(2), None);
+    /// ids.view_mut().clear_bit(0)?;
+    /// assert_eq!(ids.view().next_zero_bit(0), Some(0));
+    /// assert_eq!(ids.view().next_zero_bit(1), None);
+    /// assert_eq!(ids.view().next_zero_bit(2 * BITS_PER_LONG), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn next_zero_bit(&self, start: usize) -> Option<usize> {
+        self.find_next::<true>(start)
+    }
+
+    /// Returns the first set bit, or [`None`] if no bit is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(30, GFP_KERNEL)?;
+    /// assert_eq!(map.view().first_set_bit(), None);
+    /// map.view_mut().set_range(12..14)?;
+    /// assert_eq!(map.view().first_set_bit(), Some(12));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn first_set_bit(&self) -> Option<usize> {
+        self.next_set_bit(0)
+    }
+
+    /// Returns the first zero bit, or [`None`] if all bits are set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(30, GFP_KERNEL)?;
+    /// map.view_mut().set_range(0..3)?;
+    /// assert_eq!(map.view().first_zero_bit(), Some(3));
+    /// map.view_mut().fill();
+    /// assert_eq!(map.view().first_zero_bit(), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn first_zero_bit(&self) -> Option<usize> {
+        self.next_zero_bit(0)
+    }
+
+    /// Returns the last set bit, or [`None`] if no bit is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap<3> = OwnedBitmap::new(2 * BITS_PER_LONG + 1, GFP_KERNEL)?;
+    /// assert_eq!(map.view().last_set_bit(), None);
+    /// map.view_mut().set_bit(3)?;
+    /// assert_eq!(map.view().last_set_bit(), Some(3));
+    /// map.view_mut().set_bit(2 * BITS_PER_LONG)?;
+    /// assert_eq!(map.view().last_set_bit(), Some(2 * BITS_PER_LONG));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn last_set_bit(&self) -> Option<usize> {
+        let (last, rest) = self.words.split_last()?;
+        let top = last.load(Ordering::Relaxed) & last_word_mask(self.nbits);
+        if top != 0 {
+            return Some(rest.len() * BITS_PER_LONG + msb(top));
+        }
+        rest.iter().enumerate().rev().find_map(|(i, word)| {
+            let value = word.load(Ordering::Relaxed);
+            (value != 0).then(|| i * BITS_PER_LONG + msb(value))
+        })
+    }
+
+    /// Returns the number of set bits (C's `bitmap_weight()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(3 * BITS_PER_LONG - 1, GFP_KERNEL)?;
+    /// assert_eq!(map.view().weight(), 0);
+    /// map.view_mut().set_range(BITS_PER_LONG - 1..BITS_PER_LONG + 2)?;
+    /// assert_eq!(map.view().weight(), 3);
+    /// map.view_mut().fill();
+    /// assert_eq!(map.view().weight(), 3 * BITS_PER_LONG - 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn weight(&self) -> usize {
+        let Some((last, rest)) = self.words.split_last() else {
+            return 0;
+        };
+        let top = last.load(Ordering::Relaxed) & last_word_mask(self.nbits);
+        rest.iter()
+            .map(|word| word.load(Ordering::Relaxed).count_ones() as usize)
+            .sum::<usize>()
+            + top.count_ones() as usize
+    }
+
+    /// Returns an iterator over the indexes of the set bits, in increasing order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(2 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(0)?;
+    /// map.view_mut().set_bit(BITS_PER_LONG)?;
+    /// map.view_mut().set_bit(2 * BITS_PER_LONG - 1)?;
+    /// let mut iter = map.view().iter_set_bits();
+    /// assert_eq!(iter.next(), Some(0));
+    /// assert_eq!(iter.next(), Some(BITS_PER_LONG));
+    /// assert_eq!(iter.next(), Some(2 * BITS_PER_LONG - 1));
+    /// assert_eq!(iter.next(), None);
+    /// assert_eq!(iter.next(), None);
+    /// assert_eq!(map.view().iter_set_bits().sum::<usize>(), 3 * BITS_PER_LONG - 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn iter_set_bits(&self) -> BitIter<'a> {
+        BitIter {
+            bitmap: *self,
+            next: 0,
+            zeros: false,
+        }
+    }
+
+    /// Returns an iterator over the indexes of the zero bits, in increasing order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(5, GFP_KERNEL)?;
+    /// map.view_mut().fill();
+    /// map.view_mut().clear_bit(1)?;
+    /// map.view_mut().clear_bit(4)?;
+    /// let mut iter = map.view().iter_zero_bits();
+    /// assert_eq!(iter.next(), Some(1));
+    /// assert_eq!(iter.next(), Some(4));
+    /// // The zero bits past the end of the word are not part of the bitmap.
+    /// assert_eq!(iter.next(), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn iter_zero_bits(&self) -> BitIter<'a> {
+        BitIter {
+            bitmap: *self,
+            next: 0,
+            zeros: true,
+        }
+    }
+
+    /// Atomically sets bit `index` (C's `set_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// As described in `Documentation/atomic_bitops.txt`, this operation is unordered: it implies
+    /// no memory barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// let view = map.view();
+    /// view.set_bit_atomic(9)?;
+    /// assert_eq!(view.test_bit(9), Ok(true));
+    /// assert_eq!(view.set_bit_atomic(10), Err(ERANGE));
+    /// assert_eq!(view.weight(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn set_bit_atomic(&self, index: usize) -> Result {
+        let (word, bit) = self.locate(index)?;
+        // SAFETY: `word` is a live, aligned `unsigned long` (`AtomicUsize` has the same layout)
+        // that others access only atomically, so it may be modified with an atomic operation.
+        // `bit < BITS_PER_LONG`, so only that word is modified.
+        unsafe { bindings::set_bit(bit as c_long, word.as_ptr()) };
+        Ok(())
+    }
+
+    /// Atomically clears bit `index` (C's `clear_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// As described in `Documentation/atomic_bitops.txt`, this operation is unordered: it implies
+    /// no memory barrier.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// map.view_mut().fill();
+    /// let view = map.view();
+    /// view.clear_bit_atomic(0)?;
+    /// assert_eq!(view.test_bit(0), Ok(false));
+    /// assert_eq!(view.clear_bit_atomic(10), Err(ERANGE));
+    /// assert_eq!(view.weight(), 9);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn clear_bit_atomic(&self, index: usize) -> Result {
+        let (word, bit) = self.locate(index)?;
+        // SAFETY: `word` is a live, aligned `unsigned long` (`AtomicUsize` has the same layout)
+        // that others access only atomically, so it may be modified with an atomic operation.
+        // `bit < BITS_PER_LONG`, so only that word is modified.
+        unsafe { bindings::clear_bit(bit as c_long, word.as_ptr()) };
+        Ok(())
+    }
+
+    /// Atomically sets bit `index` and returns its previous value (C's `test_and_set_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// As described in `Documentation/atomic_bitops.txt`, this operation is fully ordered: it
+    /// behaves as if a full memory barrier (`smp_mb()`) were executed before and after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// // Claim slot 3: only the first claim succeeds.
+    /// let slots: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// assert_eq!(slots.view().test_and_set_bit_atomic(3), Ok(false));
+    /// assert_eq!(slots.view().test_and_set_bit_atomic(3), Ok(true));
+    /// assert_eq!(slots.view().test_and_set_bit_atomic(4), Err(ERANGE));
+    /// assert_eq!(slots.view().weight(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn test_and_set_bit_atomic(&self, index: usize) -> Result<bool> {
+        let (word, bit) = self.locate(index)?;
+        // SAFETY: `word` is a live, aligned `unsigned long` (`AtomicUsize` has the same layout)
+        // that others access only atomically, so it may be modified with an atomic operation.
+        // `bit < BITS_PER_LONG`, so only that word is modified.
+        Ok(unsafe { bindings::test_and_set_bit(bit as c_long, word.as_ptr()) })
+    }
+
+    /// Atomically clears bit `index` and returns its previous value (C's `test_and_clear_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// As described in `Documentation/atomic_bitops.txt`, this operation is fully ordered: it
+    /// behaves as if a full memory barrier (`smp_mb()`) were executed before and after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let pending: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// pending.view().set_bit_atomic(2)?;
+    /// assert_eq!(pending.view().test_and_clear_bit_atomic(2), Ok(true));
+    /// assert_eq!(pending.view().test_and_clear_bit_atomic(2), Ok(false));
+    /// assert_eq!(pending.view().test_and_clear_bit_atomic(4), Err(ERANGE));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn test_and_clear_bit_atomic(&self, index: usize) -> Result<bool> {
+        let (word, bit) = self.locate(index)?;
+        // SAFETY: `word` is a live, aligned `unsigned long` (`AtomicUsize` has the same layout)
+        // that others access only atomically, so it may be modified with an atomic operation.
+        // `bit < BITS_PER_LONG`, so only that word is modified.
+        Ok(unsafe { bindings::test_and_clear_bit(bit as c_long, word.as_ptr()) })
+    }
+}
+
+/// Two bitmaps are equal if they have the same length and the same bits.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::{BitmapRef, OwnedBitmap};
+///
+/// let mut a: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+/// let mut b: OwnedBitmap<4> = OwnedBitmap::new(10, GFP_KERNEL)?;
+/// a.view_mut().set_bit(3)?;
+/// assert!(a.view() != b.view());
+/// b.view_mut().set_bit(3)?;
+/// assert_eq!(a.view(), b.view());
+/// assert!(a == b);
+///
+/// // The bits past the end are ignored.
+/// let mut words: [kernel::ffi::c_ulong; 1] = [!0 << 10 | 1 << 3];
+/// // SAFETY: `words` has one aligned word, which is only used through `c` while it exists.
+/// let c = unsafe { BitmapRef::from_raw(words.as_mut_ptr(), 10) };
+/// assert_eq!(c, a.view());
+///
+/// // Bitmaps of different lengths are not equal.
+/// let d: OwnedBitmap = OwnedBitmap::new(11, GFP_KERNEL)?;
+/// b.view_mut().clear_bit(3)?;
+/// assert!(d.view() != b.view());
+/// # Ok::<(), Error>(())
+/// ```
+impl PartialEq<BitmapRef<'_>> for BitmapRef<'_> {
+    fn eq(&self, other: &BitmapRef<'_>) -> bool {
+        self.nbits == other.nbits && (0..self.words.len()).all(|i| self.word(i) == other.word(i))
+    }
+}
+
+/// Formats the length and the set bits of a bitmap.
+fn fmt_bitmap(name: &str, bitmap: BitmapRef<'_>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// Formats the set bits of a bitmap as a set.
+    struct SetBits<'a>(BitmapRef<'a>);
+
+    impl fmt::Debug for SetBits<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_set().entries(self.0.iter_set_bits()).finish()
+        }
+    }
+
+    f.debug_struct(name)
+        .field("len", &bitmap.nbits)
+        .field("set", &SetBits(bitmap))
+        .finish()
+}
+
+impl fmt::Debug for BitmapRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_bitmap("BitmapRef", *self, f)
+    }
+}
+
+/// An iterator over the indexes of the set bits, or of the zero bits, of a bitmap.
+///
+/// It is returned by [`BitmapRef::iter_set_bits`] and [`BitmapRef::iter_zero_bits`]. Each step
+/// searches from the bit after the last one returned, so it sees the modifications made
+/// concurrently by atomic bit operations past that bit.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::OwnedBitmap;
+///
+/// let mut map: OwnedBitmap = OwnedBitmap::new(6, GFP_KERNEL)?;
+/// map.view_mut().set_range(1..3)?;
+/// let mut set = KVec::new();
+/// for bit in map.view().iter_set_bits() {
+///     set.push(bit, GFP_KERNEL)?;
+/// }
+/// assert_eq!(set.as_slice(), &[1, 2]);
+/// assert_eq!(map.view().iter_zero_bits().count(), 4);
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BitIter<'a> {
+    bitmap: BitmapRef<'a>,
+    next: usize,
+    zeros: bool,
+}
+
+impl Iterator for BitIter<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        let bit = if self.zeros {
+            self.bitmap.next_zero_bit(self.next)
+        } else {
+            self.bitmap.next_set_bit(self.next)
+        }?;
+        // No overflow: `bit < self.bitmap.nbits <= usize::MAX`.
+        self.next = bit + 1;
+        Some(bit)
+    }
+}
+
+impl FusedIterator for BitIter<'_> {}
+
+/// An exclusive view of a bitmap.
+///
+/// In addition to the operations of [`BitmapRef`], available through
+/// [`view`](BitmapMut::view), it allows non-atomic modifications. These take `&mut self`: while
+/// they run, nobody else accesses the bitmap. ([`BitmapMut`] does not implement `Deref` to
+/// [`BitmapRef`]: since [`BitmapRef`] is [`Copy`], a copy could then outlive the borrow of the
+/// [`BitmapMut`] and be used concurrently with non-atomic modifications.)
+///
+/// Views are obtained from an [`OwnedBitmap`] ([`OwnedBitmap::view_mut`]) or from a C bitmap
+/// ([`BitmapMut::from_raw`]).
+///
+/// # Invariants
+///
+/// While a [`BitmapMut`] exists, the words of `inner` are only accessed through it or through
+/// views borrowed from it.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::{BitmapMut, OwnedBitmap};
+///
+/// fn reserve_low(map: &mut BitmapMut<'_>) -> Result {
+///     map.set_range(0..4)
+/// }
+///
+/// let mut map: OwnedBitmap = OwnedBitmap::new(3, GFP_KERNEL)?;
+/// assert_eq!(reserve_low(&mut map.view_mut()), Err(ERANGE));
+/// assert_eq!(map.view().weight(), 0);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct BitmapMut<'a> {
+    inner: BitmapRef<'a>,
+}
+
+impl<'a> BitmapMut<'a> {
+    /// Creates an exclusive view of the C bitmap of `nbits` bits at `ptr`.
+    ///
+    /// The view may write whole words, clearing the bits of the last word at or past `nbits`,
+    /// as C's `bitmap_fill()` does.
+    ///
+    /// # Safety
+    ///
+    /// If `nbits` is zero, `ptr` is not used and may be anything, null included. Otherwise, for
+    /// the whole lifetime `'a`:
+    ///
+    /// - `ptr` must be non-null, aligned for `unsigned long` and point to
+    ///   [`bits_to_longs`]`(nbits)` consecutive `unsigned long` words of a single allocation,
+    ///   valid for reads and writes; in particular, the memory must not be freed;
+    /// - nobody else (other threads, interrupt handlers, C code) may access those words in any
+    ///   way, atomically or not, for reading or writing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::BitmapMut;
+    ///
+    /// let mut words: [kernel::ffi::c_ulong; 1] = [0];
+    /// {
+    ///     // SAFETY: `words` has one aligned word, which is only used through `map` while it
+    ///     // exists.
+    ///     let mut map = unsafe { BitmapMut::from_raw(words.as_mut_ptr(), 10) };
+    ///     map.fill();
+    ///     assert_eq!(map.set_bit(10), Err(ERANGE));
+    /// }
+    /// assert_eq!(words[0], 0x3ff);
+    /// ```
+    pub unsafe fn from_raw(ptr: *mut c_ulong, nbits: usize) -> Self {
+        // INVARIANT: By the safety requirements, nobody else accesses the words during `'a`.
+        Self {
+            // SAFETY: The safety requirements are those of `BitmapRef::from_raw`, except that
+            // other accesses are forbidden instead of being restricted.
+            inner: unsafe { BitmapRef::from_raw(ptr, nbits) },
+        }
+    }
+
+    /// Returns a shared view of the bitmap, for reading, searching and atomic operations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(8, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.set_bit(2)?;
+    /// assert_eq!(bits.view().first_set_bit(), Some(2));
+    /// assert_eq!(bits.view().len(), 8);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn view(&self) -> BitmapRef<'_> {
+        self.inner
+    }
+
+    /// Returns an exclusive view of the same bitmap with a shorter lifetime.
+    ///
+    /// This is useful to pass the view to a function taking a [`BitmapMut`] by value and to use it
+    /// again afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{BitmapMut, OwnedBitmap};
+    ///
+    /// fn set_first(mut map: BitmapMut<'_>) -> Result {
+    ///     map.set_bit(0)
+    /// }
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(8, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// set_first(bits.reborrow())?;
+    /// bits.set_bit(1)?;
+    /// assert_eq!(map.view().weight(), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn reborrow(&mut self) -> BitmapMut<'_> {
+        // INVARIANT: `self` is mutably borrowed, hence unused, while the new view exists.
+        BitmapMut { inner: self.inner }
+    }
+
+    /// Returns a pointer to the first word, for passing the bitmap to C functions.
+    ///
+    /// The pointer is valid for reads and writes of [`bits_to_longs`]`(self.len())` words while
+    /// the view is; it is dangling if the length is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::{bindings, bitmap::OwnedBitmap};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(20, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// // SAFETY: The pointer is valid for the word of the bitmap; `bit < 20`.
+    /// unsafe { bindings::set_bit(17, bits.as_mut_ptr()) };
+    /// assert_eq!(map.view().first_set_bit(), Some(17));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn as_mut_ptr(&mut self) -> *mut c_ulong {
+        self.inner.words.as_ptr().cast_mut().cast()
+    }
+
+    /// Returns the length of the bitmap, in bits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(9, GFP_KERNEL)?;
+    /// assert_eq!(map.view_mut().len(), 9);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.inner.nbits
+    }
+
+    /// Returns whether the bitmap has a length of zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// assert!(bits.is_empty());
+    /// assert_eq!(bits.set_bit(0), Err(ERANGE));
+    /// bits.fill();
+    /// assert_eq!(bits.view().weight(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.inner.nbits == 0
+    }
+
+    /// Sets bit `index` (C's `__set_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(4)?;
+    /// assert_eq!(map.view().test_bit(4), Ok(true));
+    /// assert_eq!(map.view_mut().set_bit(10), Err(ERANGE));
+    /// assert_eq!(map.view().weight(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn set_bit(&mut self, index: usize) -> Result {
+        self.assign_bit(index, true)
+    }
+
+    /// Clears bit `index` (C's `__clear_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// map.view_mut().fill();
+    /// map.view_mut().clear_bit(4)?;
+    /// assert_eq!(map.view().test_bit(4), Ok(false));
+    /// assert_eq!(map.view_mut().clear_bit(10), Err(ERANGE));
+    /// assert_eq!(map.view().weight(), 9);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn clear_bit(&mut self, index: usize) -> Result {
+        self.assign_bit(index, false)
+    }
+
+    /// Sets bit `index` to `value` (C's `__assign_bit()`).
+    ///
+    /// Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.assign_bit(3, true)?;
+    /// assert_eq!(bits.view().test_bit(3), Ok(true));
+    /// bits.assign_bit(3, false)?;
+    /// assert_eq!(bits.view().test_bit(3), Ok(false));
+    /// assert_eq!(bits.assign_bit(10, true), Err(ERANGE));
+    /// assert_eq!(bits.view().weight(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn assign_bit(&mut self, index: usize, value: bool) -> Result {
+        let (word, bit) = self.inner.locate(index)?;
+        let old = word.load(Ordering::Relaxed);
+        let new = if value {
+            old | (1 << bit)
+        } else {
+            old & !(1 << bit)
+        };
+        word.store(new, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sets or clears the bits of `range`.
+    fn assign_range(&mut self, range: Range<usize>, value: bool) -> Result {
+        if range.start > range.end {
+            return Err(EINVAL);
+        }
+        if range.end > self.len() {
+            return Err(ERANGE);
+        }
+        if range.is_empty() {
+            return Ok(());
+        }
+        let first = range.start / BITS_PER_LONG;
+        let last = (range.end - 1) / BITS_PER_LONG;
+        let head = usize::MAX << (range.start % BITS_PER_LONG);
+        let tail = last_word_mask(range.end);
+        let words = self.inner.words.iter().enumerate();
+        for (i, word) in words.take(last + 1).skip(first) {
+            let mut mask = usize::MAX;
+            if i == first {
+                mask &= head;
+            }
+            if i == last {
+                mask &= tail;
+            }
+            let old = word.load(Ordering::Relaxed);
+            let new = if value { old | mask } else { old & !mask };
+            word.store(new, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Sets the bits of `range` (C's `bitmap_set()`).
+    ///
+    /// Returns [`EINVAL`] if the range starts after its end and [`ERANGE`] if it ends past the
+    /// length; the bitmap is then unchanged. An empty range inside the bitmap is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(3 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.set_range(BITS_PER_LONG - 2..2 * BITS_PER_LONG + 2)?;
+    /// assert_eq!(bits.view().weight(), BITS_PER_LONG + 4);
+    /// assert_eq!(bits.view().first_set_bit(), Some(BITS_PER_LONG - 2));
+    /// assert_eq!(bits.view().last_set_bit(), Some(2 * BITS_PER_LONG + 1));
+    /// bits.set_range(5..5)?;
+    /// assert_eq!(bits.set_range(0..3 * BITS_PER_LONG + 1), Err(ERANGE));
+    /// let (start, end) = (6, 5);
+    /// assert_eq!(bits.set_range(start..end), Err(EINVAL));
+    /// assert_eq!(bits.view().weight(), BITS_PER_LONG + 4);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn set_range(&mut self, range: Range<usize>) -> Result {
+        self.assign_range(range, true)
+    }
+
+    /// Clears the bits of `range` (C's `bitmap_clear()`).
+    ///
+    /// Returns [`EINVAL`] if the range starts after its end and [`ERANGE`] if it ends past the
+    /// length; the bitmap is then unchanged. An empty range inside the bitmap is accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(2 * BITS_PER_LONG + 5, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.fill();
+    /// bits.clear_range(1..2 * BITS_PER_LONG + 4)?;
+    /// assert_eq!(bits.view().iter_set_bits().nth(1), Some(2 * BITS_PER_LONG + 4));
+    /// assert_eq!(bits.view().weight(), 2);
+    /// assert_eq!(bits.clear_range(0..2 * BITS_PER_LONG + 6), Err(ERANGE));
+    /// assert_eq!(bits.view().weight(), 2);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn clear_range(&mut self, range: Range<usize>) -> Result {
+        self.assign_range(range, false)
+    }
+
+    /// Replaces every word by `f(index, word)`, then clears the tail bits.
+    fn map_words(&mut self, mut f: impl FnMut(usize, usize) -> usize) {
+        let tail = last_word_mask(self.inner.nbits);
+        let last = self.inner.words.len().wrapping_sub(1);
+        for (i, word) in self.inner.words.iter().enumerate() {
+            let mut new = f(i, word.load(Ordering::Relaxed));
+            if i == last {
+                new &= tail;
+            }
+            word.store(new, Ordering::Relaxed);
+        }
+    }
+
+    /// Sets all the bits (C's `bitmap_fill()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(BITS_PER_LONG + 1, GFP_KERNEL)?;
+    /// map.view_mut().fill();
+    /// assert_eq!(map.view().weight(), BITS_PER_LONG + 1);
+    /// assert_eq!(map.view().first_zero_bit(), None);
+    /// assert_eq!(map.view().word(1), Some(1));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn fill(&mut self) {
+        self.map_words(|_, _| usize::MAX);
+    }
+
+    /// Clears all the bits (C's `bitmap_zero()`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(7, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(6)?;
+    /// map.view_mut().zero();
+    /// assert_eq!(map.view().first_set_bit(), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn zero(&mut self) {
+        self.map_words(|_, _| 0);
+    }
+
+    /// Inverts all the bits (C's `bitmap_complement()` in place).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(5, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(1)?;
+    /// map.view_mut().complement();
+    /// assert_eq!(map.view().word(0), Some(0b11101));
+    /// assert_eq!(map.view().weight(), 4);
+    /// assert_eq!(map.view().next_set_bit(5), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn complement(&mut self) {
+        self.map_words(|_, word| !word);
+    }
+
+    /// Copies `src` into this bitmap, which may be longer or shorter.
+    ///
+    /// The first `min(self.len(), src.len())` bits are copied from `src` and the remaining bits
+    /// of this bitmap are cleared. This is how a bitmap is grown or shrunk into a new one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut small: OwnedBitmap = OwnedBitmap::new(10, GFP_KERNEL)?;
+    /// small.view_mut().set_range(7..10)?;
+    ///
+    /// // Extend: the new bits are zero.
+    /// let mut big: OwnedBitmap = OwnedBitmap::new(3 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// big.view_mut().fill();
+    /// big.view_mut().copy_and_extend(small.view());
+    /// assert_eq!(big.view().weight(), 3);
+    /// assert_eq!(big.view().last_set_bit(), Some(9));
+    ///
+    /// // Shrink: bits 8 and 9 are dropped.
+    /// let mut tiny: OwnedBitmap = OwnedBitmap::new(8, GFP_KERNEL)?;
+    /// tiny.view_mut().copy_and_extend(big.view());
+    /// assert_eq!(tiny.view().word(0), Some(0x80));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn copy_and_extend(&mut self, src: BitmapRef<'_>) {
+        let common = min(self.len(), src.len());
+        let full_words = common / BITS_PER_LONG;
+        let partial = last_word_mask(common);
+        self.map_words(|i, _| match i.cmp(&full_words) {
+            CmpOrdering::Less => src.word(i).unwrap_or(0),
+            CmpOrdering::Equal if common % BITS_PER_LONG != 0 => src.word(i).unwrap_or(0) & partial,
+            _ => 0,
+        });
+    }
+
+    /// Replaces every word `w` at index `i` by `op(w, other.word(i))`.
+    ///
+    /// Returns [`EINVAL`] if the lengths differ.
+    fn combine(&mut self, other: BitmapRef<'_>, op: impl Fn(usize, usize) -> usize) -> Result {
+        if self.len() != other.len() {
+            return Err(EINVAL);
+        }
+        self.map_words(|i, word| op(word, other.word(i).unwrap_or(0)));
+        Ok(())
+    }
+
+    /// Clears the bits that are not set in `other` (C's `bitmap_and()` in place).
+    ///
+    /// Returns [`EINVAL`] if the lengths differ; this bitmap is then unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut a: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// let mut b: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// a.view_mut().set_range(0..2)?;
+    /// b.view_mut().set_range(1..3)?;
+    /// a.view_mut().and(b.view())?;
+    /// assert_eq!(a.view().word(0), Some(0b0010));
+    ///
+    /// let c: OwnedBitmap = OwnedBitmap::new(5, GFP_KERNEL)?;
+    /// assert_eq!(a.view_mut().and(c.view()), Err(EINVAL));
+    /// assert_eq!(a.view().word(0), Some(0b0010));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn and(&mut self, other: BitmapRef<'_>) -> Result {
+        self.combine(other, |a, b| a & b)
+    }
+
+    /// Sets the bits that are set in `other` (C's `bitmap_or()` in place).
+    ///
+    /// Returns [`EINVAL`] if the lengths differ; this bitmap is then unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut a: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// let mut b: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// a.view_mut().set_range(0..2)?;
+    /// b.view_mut().set_range(1..3)?;
+    /// a.view_mut().or(b.view())?;
+    /// assert_eq!(a.view().word(0), Some(0b0111));
+    ///
+    /// let c: OwnedBitmap = OwnedBitmap::new(3, GFP_KERNEL)?;
+    /// assert_eq!(a.view_mut().or(c.view()), Err(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn or(&mut self, other: BitmapRef<'_>) -> Result {
+        self.combine(other, |a, b| a | b)
+    }
+
+    /// Inverts the bits that are set in `other` (C's `bitmap_xor()` in place).
+    ///
+    /// Returns [`EINVAL`] if the lengths differ; this bitmap is then unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut a: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// let mut b: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// a.view_mut().set_range(0..2)?;
+    /// b.view_mut().set_range(1..3)?;
+    /// a.view_mut().xor(b.view())?;
+    /// assert_eq!(a.view().word(0), Some(0b0101));
+    ///
+    /// let c: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
+    /// assert_eq!(a.view_mut().xor(c.view()), Err(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn xor(&mut self, other: BitmapRef<'_>) -> Result {
+        self.combine(other, |a, b| a ^ b)
+    }
+
+    /// Clears the bits that are set in `other` (C's `bitmap_andnot()` in place).
+    ///
+    /// Returns [`EINVAL`] if the lengths differ; this bitmap is then unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut a: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// let mut b: OwnedBitmap = OwnedBitmap::new(4, GFP_KERNEL)?;
+    /// a.view_mut().set_range(0..2)?;
+    /// b.view_mut().set_range(1..3)?;
+    /// a.view_mut().andnot(b.view())?;
+    /// assert_eq!(a.view().word(0), Some(0b0001));
+    ///
+    /// let c: OwnedBitmap = OwnedBitmap::new(65, GFP_KERNEL)?;
+    /// assert_eq!(a.view_mut().andnot(c.view()), Err(EINVAL));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn andnot(&mut self, other: BitmapRef<'_>) -> Result {
+        self.combine(other, |a, b| a & !b)
+    }
+}
+
+impl fmt::Debug for BitmapMut<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_bitmap("BitmapMut", self.inner, f)
+    }
+}
+
+/// The words of an [`OwnedBitmap`].
+enum Storage<const INLINE_WORDS: usize> {
+    Inline([AtomicUsize; INLINE_WORDS]),
+    Heap(KVVec<AtomicUsize>),
+}
+
+/// An owned bitmap, stored inline when small and allocated otherwise.
+///
+/// A bitmap of up to [`INLINE_BITS`](OwnedBitmap::INLINE_BITS) bits, that is `INLINE_WORDS`
+/// words, is stored in the [`OwnedBitmap`] itself and needs no allocation. A longer one is
+/// allocated with `kvmalloc()` and the flags given to [`new`](OwnedBitmap::new). By default,
+/// one word is stored inline; a larger `INLINE_WORDS` avoids allocations for larger bitmaps at the
+/// cost of a larger [`OwnedBitmap`].
+///
+/// The bits are accessed through views: [`view`](OwnedBitmap::view) for reads, searches and
+/// atomic operations, and [`view_mut`](OwnedBitmap::view_mut) for non-atomic modifications.
+///
+/// # Invariants
+///
+/// - If `storage` is `Storage::Inline`, then `bits_to_longs(nbits) <= INLINE_WORDS`.
+/// - If `storage` is `Storage::Heap`, then the vector has exactly `bits_to_longs(nbits)`
+///   elements.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+///
+/// let mut map: OwnedBitmap = OwnedBitmap::new(BITS_PER_LONG, GFP_KERNEL)?;
+/// assert!(map.is_inline());
+/// map.view_mut().set_bit(BITS_PER_LONG - 1)?;
+///
+/// // Grow it twofold.
+/// map = map.clone_resized(2 * map.len(), GFP_KERNEL)?;
+/// assert!(!map.is_inline());
+/// assert_eq!(map.view().last_set_bit(), Some(BITS_PER_LONG - 1));
+/// # // At and just past the inline capacity, for several inline sizes.
+/// # for len in [0, 1, BITS_PER_LONG, BITS_PER_LONG + 1] {
+/// #     let map: OwnedBitmap = OwnedBitmap::new(len, GFP_KERNEL)?;
+/// #     assert_eq!(map.is_inline(), len <= OwnedBitmap::<1>::INLINE_BITS);
+/// # }
+/// # for len in [0, 2 * BITS_PER_LONG, 2 * BITS_PER_LONG + 1] {
+/// #     let mut map: OwnedBitmap<2> = OwnedBitmap::new(len, GFP_KERNEL)?;
+/// #     assert_eq!(map.is_inline(), len <= 2 * BITS_PER_LONG);
+/// #     assert_eq!(map.len(), len);
+/// #     map.view_mut().fill();
+/// #     assert_eq!(map.view().weight(), len);
+/// #     assert_eq!(map.view().last_set_bit(), len.checked_sub(1));
+/// #     assert_eq!(map.view().first_zero_bit(), None);
+/// #     map.view_mut().complement();
+/// #     assert_eq!(map.view().weight(), 0);
+/// #     assert_eq!(map.view().set_bit_atomic(len), Err(ERANGE));
+/// # }
+/// # let map: OwnedBitmap<0> = OwnedBitmap::new(1, GFP_KERNEL)?;
+/// # assert!(!map.is_inline());
+/// # let map: OwnedBitmap<0> = OwnedBitmap::new(0, GFP_KERNEL)?;
+/// # assert!(map.is_inline());
+/// # Ok::<(), Error>(())
+/// ```
+pub struct OwnedBitmap<const INLINE_WORDS: usize = 1> {
+    storage: Storage<INLINE_WORDS>,
+    nbits: usize,
+}
+
+impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
+    /// The largest length, in bits, that is stored inline.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// assert_eq!(OwnedBitmap::<1>::INLINE_BITS, BITS_PER_LONG);
+    /// assert_eq!(OwnedBitmap::<4>::INLINE_BITS, 4 * BITS_PER_LONG);
+    /// ```
+    pub const INLINE_BITS: usize = INLINE_WORDS * BITS_PER_LONG;
+
+    /// Creates a bitmap of `nbits` bits, all zero.
+    ///
+    /// It allocates memory with `flags` only if `nbits` is larger than
+    /// [`INLINE_BITS`](OwnedBitmap::INLINE_BITS). A length of zero is valid.
+    ///
+    /// As generic parameters of a path in an expression are inferred rather than defaulted,
+    /// the type is usually spelt out, e.g. `let map: OwnedBitmap = OwnedBitmap::new(...)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// // Never allocates, so `flags` do not matter.
+    /// let small = OwnedBitmap::<4>::new(200, GFP_NOWAIT)?;
+    /// assert!(small.is_inline());
+    /// assert_eq!(small.view().weight(), 0);
+    ///
+    /// let large = OwnedBitmap::<4>::new(10_000, GFP_KERNEL)?;
+    /// assert!(!large.is_inline());
+    /// assert_eq!(large.view().first_set_bit(), None);
+    /// assert_eq!(large.view().len(), 10_000);
+    ///
+    /// assert!(OwnedBitmap::<1>::new(usize::MAX, GFP_KERNEL | __GFP_NOWARN).is_err());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new(nbits: usize, flags: Flags) -> Result<Self, AllocError> {
+        let nwords = bits_to_longs(nbits);
+        let storage = if nwords <= INLINE_WORDS {
+            Storage::Inline(core::array::from_fn(|_| AtomicUsize::new(0)))
+        } else {
+            let mut words = KVVec::with_capacity(nwords, flags)?;
+            for _ in 0..nwords {
+                words.push(AtomicUsize::new(0), flags)?;
+            }
+            Storage::Heap(words)
+        };
+        // INVARIANT: The inline storage is used only if `nwords <= INLINE_WORDS`; the vector has
+        // `nwords` elements.
+        Ok(Self { storage, nbits })
+    }
+
+    /// Creates a copy of this bitmap with a length of `nbits` bits.
+    ///
+    /// As with [`BitmapMut::copy_and_extend`], the common prefix is copied and the other bits are
+    /// zero. It allocates memory with `flags` only if `nbits` is larger than
+    /// [`INLINE_BITS`](OwnedBitmap::INLINE_BITS).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(3 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// map.view_mut().set_bit(3)?;
+    /// map.view_mut().set_bit(2 * BITS_PER_LONG)?;
+    ///
+    /// let shrunk = map.clone_resized(BITS_PER_LONG, GFP_KERNEL)?;
+    /// assert!(shrunk.is_inline());
+    /// assert_eq!(shrunk.view().iter_set_bits().count(), 1);
+    ///
+    /// let grown = shrunk.clone_resized(4 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// assert_eq!(grown.view().last_set_bit(), Some(3));
+    /// assert_eq!(grown.view().len(), 4 * BITS_PER_LONG);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn clone_resized(&self, nbits: usize, flags: Flags) -> Result<Self, AllocError> {
+        let mut new = Self::new(nbits, flags)?;
+        new.view_mut().copy_and_extend(self.view());
+        Ok(new)
+    }
+
+    /// Returns the length of the bitmap, in bits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(1000, GFP_KERNEL)?;
+    /// assert_eq!(map.len(), 1000);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.nbits
+    }
+
+    /// Returns whether the bitmap has a length of zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
+    /// assert!(map.is_empty());
+    /// assert_eq!(map.view().first_zero_bit(), None);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.nbits == 0
+    }
+
+    /// Returns whether the bits are stored inline, i.e., without an allocation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let map: OwnedBitmap<2> = OwnedBitmap::new(2 * BITS_PER_LONG, GFP_KERNEL)?;
+    /// assert!(map.is_inline());
+    /// let map: OwnedBitmap<2> = OwnedBitmap::new(2 * BITS_PER_LONG + 1, GFP_KERNEL)?;
+    /// assert!(!map.is_inline());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn is_inline(&self) -> bool {
+        matches!(self.storage, Storage::Inline(_))
+    }
+
+    /// Returns a shared view of the bitmap, for reading, searching and atomic operations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let map: OwnedBitmap = OwnedBitmap::new(16, GFP_KERNEL)?;
+    /// let (a, b) = (map.view(), map.view());
+    /// a.set_bit_atomic(1)?;
+    /// assert_eq!(b.test_bit(1), Ok(true));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn view(&self) -> BitmapRef<'_> {
+        let words = match &self.storage {
+            // Does not panic: `bits_to_longs(self.nbits) <= INLINE_WORDS` by the type invariant.
+            Storage::Inline(words) => &words[..bits_to_longs(self.nbits)],
+            Storage::Heap(words) => words.as_slice(),
+        };
+        // INVARIANT: By the type invariant, `words` has `bits_to_longs(self.nbits)` elements.
+        BitmapRef {
+            words,
+            nbits: self.nbits,
+        }
+    }
+
+    /// Returns an exclusive view of the bitmap, for non-atomic modifications.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(16, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.set_range(4..8)?;
+    /// bits.complement();
+    /// assert_eq!(map.view().weight(), 12);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn view_mut(&mut self) -> BitmapMut<'_> {
+        // INVARIANT: `self` is mutably borrowed, so its words are only used through the new view
+        // while it exists.
+        BitmapMut { inner: self.view() }
+    }
+}
+
+impl<const N: usize, const M: usize> PartialEq<OwnedBitmap<M>> for OwnedBitmap<N> {
+    fn eq(&self, other: &OwnedBitmap<M>) -> bool {
+        self.view() == other.view()
+    }
+}
+
+impl<const INLINE_WORDS: usize> fmt::Debug for OwnedBitmap<INLINE_WORDS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt_bitmap("OwnedBitmap", self.view(), f)
+    }
+}
