@@ -132,14 +132,16 @@ impl Workbench {
         Ok(tally)
     }
 
+    /// The sample modules of this build, from kbuild's `modules.order` (a `.ko` left over from an
+    /// earlier configuration is not in it).
     fn modules(&self, profile: Profile) -> Vec<PathBuf> {
-        let dir = self.layout.build_dir(profile).join("samples/rust");
-        let mut mods: Vec<PathBuf> = fs::read_dir(dir)
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        mods.retain(|p| p.extension().is_some_and(|e| e == "ko"));
-        mods.sort();
-        mods
+        let dir = self.layout.build_dir(profile);
+        let order = fs::read_to_string(dir.join("modules.order")).unwrap_or_default();
+        order
+            .lines()
+            .filter(|m| m.starts_with("samples/rust/"))
+            .map(|m| dir.join(m.trim()).with_extension("ko"))
+            .collect()
     }
 
     fn boot(
