@@ -184,6 +184,31 @@ fn f() {}
     }
 
     #[test]
+    fn a_failed_assertion_is_reported_with_its_location() {
+        let log = include_str!("../testdata/ktap/real-6.12-kunit-doctest-fail.log");
+        let mut tally = Tally::default();
+        judge(
+            log,
+            &[("rust_doctest_kernel_bitmap_rs_".to_string(), 53)],
+            &mut tally,
+        );
+        assert_eq!(
+            (tally.passed, tally.failed),
+            (167, 1),
+            "{:?}",
+            tally.problems
+        );
+        let problem = &tally.problems[0];
+        assert!(
+            problem.starts_with("rust_doctests_kernel.rust_doctest_kernel_bitmap_rs_32: not ok")
+        );
+        assert!(
+            problem.contains("ASSERTION FAILED at rust/kernel/bitmap.rs:55"),
+            "{problem}"
+        );
+    }
+
+    #[test]
     fn a_missing_doctest_file_is_a_failure() {
         let mut tally = Tally::default();
         judge(

@@ -116,7 +116,15 @@ fn walk(test: &TestCase, prefix: &str, counts: &mut Counts, failures: &mut Vec<S
         Status::Fail | Status::Missing if leaf || counts.failed == failed_before => {
             counts.failed += 1;
             failures.push(match test.status {
-                Status::Fail => format!("{path}: not ok"),
+                Status::Fail => {
+                    // The diagnostics say why, e.g. "ASSERTION FAILED at rust/kernel/x.rs:55".
+                    let mut line = format!("{path}: not ok");
+                    for d in test.diagnostics.iter().rev().take(4).rev() {
+                        line.push_str("\n      # ");
+                        line.push_str(d);
+                    }
+                    line
+                }
                 _ => {
                     let why = test
                         .diagnostics
@@ -602,13 +610,19 @@ mod tests {
         );
         assert_eq!(doc.tests[0].status, Status::Fail);
         assert_eq!(doc.counts(), counts(113, 2, 0));
+        let firsts: Vec<String> = doc
+            .failures()
+            .iter()
+            .map(|f| f.lines().next().unwrap_or_default().to_string())
+            .collect();
         assert_eq!(
-            doc.failures(),
+            firsts,
             [
                 "rust_doctests_kernel.rust_doctest_kernel_str_rs_5: not ok",
                 "rust_doctests_kernel.rust_doctest_kernel_sync_arc_rs_2: not ok",
             ]
         );
+        assert!(doc.failures()[0].ends_with("ASSERTION FAILED at rust/kernel/str.rs:299"));
         let failed = &doc.tests[0].subtests[71];
         assert_eq!(failed.status, Status::Fail);
         assert!(failed.diagnostics[1].contains("ASSERTION FAILED at rust/kernel/str.rs:299"));
