@@ -6,9 +6,9 @@
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 HARNESS := target/release/harness
 
-.PHONY: run test patches harness
+.PHONY: run test bench patches harness
 
-run test patches: harness
+run test bench patches: harness
 	$(HARNESS) $@
 
 harness:

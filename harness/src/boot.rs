@@ -38,6 +38,8 @@ pub enum Mode {
     Test,
     /// Run the demo script.
     Run,
+    /// Load and unload each module; the modules print their measurements.
+    Bench,
 }
 
 /// Files to put into an initramfs.
@@ -163,13 +165,13 @@ pub fn run(
 ) -> Result<VmRun, String> {
     let results = layout.vm_work().join("results.ktap");
     let _ = fs::remove_file(&results);
-    let mode_arg = match mode {
-        Mode::Test => "test",
-        Mode::Run => "run",
+    let append = match mode {
+        Mode::Test => "console=ttyS0 panic=-1 wb.mode=test",
+        Mode::Run => "console=ttyS0 panic=-1 wb.mode=run",
+        Mode::Bench => "console=ttyS0 panic=-1 wb.mode=bench kunit.enable=0",
     };
-    let append = format!("console=ttyS0 panic=-1 wb.mode={mode_arg}");
     let outcome = cmd::run_logged(
-        qemu(kernel, Some(initrd), &append, accel, &results),
+        qemu(kernel, Some(initrd), append, accel, &results),
         log,
         Some(limit),
     )?;

@@ -14,7 +14,7 @@ fn jobs() -> usize {
 
 /// Builds the kernel and its modules for `profile` in its `O=` directory.
 ///
-/// The test profile builds with `CLIPPY=1`, so clippy's lints appear in the build log.
+/// Both profiles build with `CLIPPY=1`, so clippy's lints appear in the build log.
 pub fn kernel(
     layout: &Layout,
     tc: &Toolchain,
@@ -26,11 +26,7 @@ pub fn kernel(
         .current_dir(layout.src())
         .arg("tools/testing/kunit/kunit.py")
         .args(["build", "--arch=x86_64", "--make_options", "LLVM=1"])
-        .args(if profile == Profile::Test {
-            &["--make_options", "CLIPPY=1"][..]
-        } else {
-            &[][..]
-        })
+        .args(["--make_options", "CLIPPY=1"])
         .arg(format!("--jobs={}", jobs()))
         .arg(format!(
             "--build_dir={}",

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 pub enum Profile {
     /// KUnit, KASAN, lockdep, kmemleak, atomic-sleep checks: what `make test` runs.
     Test,
+    /// The same features without debug instrumentation: what `make bench` runs.
+    Bench,
 }
 
 impl Profile {
@@ -14,6 +16,7 @@ impl Profile {
     pub fn name(self) -> &'static str {
         match self {
             Profile::Test => "test",
+            Profile::Bench => "bench",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Split like kunit_tool: `setup` (tools), `tree` + `series` (configuration of the source),
 //! `build`, `boot`, `parse`, `report`; `kunit`, `hostcheck` and `patches` are the stages.
 
+mod bench;
 mod boot;
 mod build;
 mod cmd;
@@ -25,9 +26,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: harness <test|run|patches>
+const USAGE: &str = "usage: harness <test|run|bench|patches>
   test     host checks, kernel build (clippy), rustdoc, KUnit, boot test, patch series check
   run      build if needed, boot QEMU, load the sample driver and run its demo
+  bench    build the bench kernel, run the benchmark modules in one boot, report ratios
   patches  export the overlay as a git format-patch series into out/patches";
 
 /// What every command needs: tools, paths, the base and the series applied to it.
@@ -146,21 +148,24 @@ impl Workbench {
 
     fn boot(
         &self,
+        profile: Profile,
         mode: boot::Mode,
         accel: boot::Accel,
         log: &Path,
     ) -> Result<boot::VmRun, String> {
-        let tests = build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?;
-        let contents = boot::Contents {
-            modules: self.modules(Profile::Test),
-            tests,
+        let contents = match mode {
+            boot::Mode::Bench => boot::Contents {
+                modules: self.modules(profile),
+                tests: Vec::new(),
+            },
+            boot::Mode::Test | boot::Mode::Run => boot::Contents {
+                modules: self.modules(profile),
+                tests: build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?,
+            },
         };
-        let initrd = boot::initramfs(
-            &self.layout,
-            &self.layout.build_dir(Profile::Test),
-            &contents,
-        )?;
-        let kernel = build::bzimage(&self.layout, Profile::Test);
+        let build_dir = self.layout.build_dir(profile);
+        let initrd = boot::initramfs(&self.layout, &build_dir, &contents)?;
+        let kernel = build::bzimage(&self.layout, profile);
         boot::run(
             &self.layout,
             &kernel,
@@ -174,7 +179,7 @@ impl Workbench {
 
     fn boot_test(&self, accel: boot::Accel) -> Result<Tally, String> {
         let log = self.log("boot-test.log");
-        let vm = self.boot(boot::Mode::Test, accel, &log)?;
+        let vm = self.boot(Profile::Test, boot::Mode::Test, accel, &log)?;
         let mut tally = Tally::default();
         let docs = parse::ktap::parse(&vm.results);
         if docs.len() != 1 {
@@ -270,7 +275,7 @@ fn run() -> Result<bool, String> {
     let accel = boot::choose_accel(&wb.layout, &build::bzimage(&wb.layout, Profile::Test));
     println!("booting QEMU (-accel {}) and running vm/demo", accel.name());
     let log = wb.log("run.log");
-    let vm = wb.boot(boot::Mode::Run, accel, &log)?;
+    let vm = wb.boot(Profile::Test, boot::Mode::Run, accel, &log)?;
     for line in vm.console.lines() {
         if let Some(i) = line
             .find("wb-demo:")
@@ -288,6 +293,56 @@ fn run() -> Result<bool, String> {
         && !vm.timed_out;
     println!("full console log: {}", log.display());
     Ok(ok)
+}
+
+fn bench() -> Result<bool, String> {
+    let wb = Workbench::prepare()?;
+    println!("base: {}", wb.base.describe());
+    let log = wb.log("build-bench.log");
+    println!("building the bench kernel (log: {})", log.display());
+    let build = wb.build_kernel(Profile::Bench)?;
+    if build.failed > 0 {
+        return Err(build.problems.join("\n"));
+    }
+    let kernel = build::bzimage(&wb.layout, Profile::Bench);
+    let accel = boot::choose_accel(&wb.layout, &kernel);
+    println!(
+        "booting the bench kernel (-accel {}) with the benchmark modules",
+        accel.name()
+    );
+    let log = wb.log("bench.log");
+    let vm = wb.boot(Profile::Bench, boot::Mode::Bench, accel, &log)?;
+    let samples = bench::parse(&vm.console);
+    let findings = parse::console::scan(&vm.console);
+    for f in &findings {
+        println!("{}", kunit::describe_finding(f));
+    }
+    if samples.is_empty() || vm.timed_out {
+        return Err(format!(
+            "no benchmark results (console log: {})",
+            log.display()
+        ));
+    }
+    let ratios = bench::ratios(&samples);
+    let table = bench::table(&samples, &ratios);
+    print!("{table}");
+    let dir = wb.layout.out().join("bench");
+    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let json = serde_json::json!({
+        "base": wb.base.describe(),
+        "accel": accel.name(),
+        "samples": samples,
+        "ratios": ratios,
+    });
+    let pretty = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
+    fs::write(dir.join("results.json"), pretty).map_err(|e| e.to_string())?;
+    fs::write(dir.join("results.txt"), &table).map_err(|e| e.to_string())?;
+    println!(
+        "results: {} (console log: {})",
+        dir.join("results.json").display(),
+        log.display()
+    );
+    Ok(findings.is_empty())
 }
 
 fn export_patches() -> Result<bool, String> {
@@ -314,6 +369,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "test" => test(),
         "run" => run(),
+        "bench" => bench(),
         "patches" => export_patches(),
         _ => {
             eprintln!("{USAGE}");
