@@ -1,0 +1,1693 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An allocator of small integer ids.
+//!
+//! An [`IdPool`] hands out the lowest unused id at or after a given start, for instance the
+//! handles of a process in a driver. It is a bitmap of the ids in use plus a hierarchy of summary
+//! bitmaps, so that finding an unused id takes a few word operations whatever the number of ids
+//! in use and their pattern.
+//!
+//! # Capacity and resizing
+//!
+//! A pool has a capacity: the ids it can hand out are those below it. A new pool starts at its
+//! inline capacity, [`IdPool::INLINE_CAPACITY`], and uses no memory besides itself until it grows
+//! past it. It grows by doubling, up to a maximum chosen at creation ([`MAX_CAPACITY`] by
+//! default, see [`IdPool::with_max`]), and shrinks as the C binder driver's `dbitmap` does: by
+//! half when every id in use is below a quarter of the capacity, and back to the inline capacity
+//! when no id is in use.
+//!
+//! The pool does not lock: it is usually a field of a structure protected by a lock. As a resize
+//! allocates memory, which may sleep, it is done in three steps, so that the allocation happens
+//! without the lock:
+//!
+//! 1. *request*, with the lock held: [`IdPool::grow_request`] or [`IdPool::shrink_request`]
+//!    returns a [`ResizeRequest`] with the current and the new capacities;
+//! 2. *allocate*, without the lock: [`ResizeRequest::realloc`] returns a [`PoolResizer`] holding
+//!    the new bitmaps;
+//! 3. *commit*, with the lock held again: [`IdPool::grow`] or [`IdPool::shrink`] moves the ids into
+//!    the new bitmaps. It cannot fail and does not allocate.
+//!
+//! While the lock was released, another thread may have resized the pool, or acquired or released
+//! ids. The commit checks that the resize is still valid and wanted, and does nothing otherwise:
+//! the loser of such a race has allocated memory for nothing, which is freed with the resizer.
+//! No id in use is ever lost and the pool never shrinks below an id in use.
+//!
+//! A committed resizer holds the previous bitmaps. As freeing memory from `vmalloc()` may sleep,
+//! drop resizers only after releasing the lock if it is a spinlock.
+//!
+//! [`alloc_id_locked`] and [`release_id_locked`] do all of this for a pool protected by a
+//! [`Mutex`](crate::sync::Mutex) or a [`SpinLock`](crate::sync::SpinLock).
+//!
+//! # Complexity
+//!
+//! Level 0 of the hierarchy is the bitmap of the ids in use. Each bit of level `k + 1` tells
+//! whether a word of level `k` is full (all ones); bits past the capacity count as in use. The
+//! last level fits in one word. With `n` the capacity, there are about `log64(n)` levels: 4 for
+//! a million ids, 6 at [`MAX_CAPACITY`] on 64-bit architectures.
+//!
+//! - Finding an unused id goes up from the word of `start` until a level has a non-full word at
+//!   or after the position of `start`, then down to the first zero bit: `O(log64(n))` word
+//!   operations, for any pattern of ids in use.
+//! - Acquiring and releasing an id update one bit per level at most: `O(log64(n))`.
+//! - [`IdPool::capacity`], [`IdPool::used`], [`IdPool::grow_request`] and
+//!   [`IdPool::shrink_request`] are `O(1)`: the pool counts the ids in use at or above a quarter
+//!   of its capacity.
+//! - A resize commit rebuilds the hierarchy: `O(n / 64)` word operations.
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::id_pool::IdPool;
+//!
+//! let mut pool: IdPool = IdPool::new();
+//! assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
+//!
+//! // The lowest unused id is 0; id 0 is reserved, so start at 1.
+//! let a = pool.find_unused_id(1).ok_or(ENOSPC)?.acquire();
+//! let b = pool.find_unused_id(1).ok_or(ENOSPC)?.acquire();
+//! assert_eq!((a, b), (1, 2));
+//! pool.release_id(a)?;
+//! assert_eq!(pool.find_unused_id(1).map(|id| id.as_usize()), Some(1));
+//! assert_eq!(pool.used(), 1);
+//!
+//! // Ids past the capacity need a larger pool.
+//! assert!(pool.find_unused_id(pool.capacity()).is_none());
+//! let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+//! assert!(pool.grow(&mut resizer));
+//! assert_eq!(pool.capacity(), 2 * IdPool::<1>::INLINE_CAPACITY);
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! The handshake written out, for a pool in a [`SpinLock`](crate::sync::SpinLock) (this is what
+//! [`alloc_id_locked`] does):
+//!
+//! ```
+//! use kernel::id_pool::IdPool;
+//! use kernel::sync::{new_spinlock, SpinLock};
+//!
+//! fn alloc_id(lock: &SpinLock<IdPool>, start: usize) -> Result<usize> {
+//!     // Memory to free once the lock is released.
+//!     let mut leftover = None;
+//!     let mut pool = lock.lock();
+//!     let result = loop {
+//!         if let Some(unused) = pool.find_unused_id(start) {
+//!             break Ok(unused.acquire());
+//!         }
+//!         let Some(request) = pool.grow_request() else {
+//!             break Err(ENOSPC);
+//!         };
+//!         drop(pool);
+//!         drop(leftover.take());
+//!         let resizer = request.realloc(GFP_KERNEL);
+//!         pool = lock.lock();
+//!         let Ok(mut resizer) = resizer else {
+//!             break Err(ENOMEM);
+//!         };
+//!         // Does nothing if another thread grew the pool in the meantime.
+//!         pool.grow(&mut resizer);
+//!         leftover = Some(resizer);
+//!     };
+//!     drop(pool);
+//!     drop(leftover);
+//!     result
+//! }
+//!
+//! kernel::stack_pin_init!(let lock = new_spinlock!(IdPool::new()));
+//! for expected in 0..100 {
+//!     assert_eq!(alloc_id(&lock, 0), Ok(expected));
+//! }
+//! assert_eq!(alloc_id(&lock, 1000), Ok(1000));
+//! assert_eq!(lock.lock().capacity(), 1024);
+//! # assert_eq!(lock.lock().used(), 101);
+//! # assert!(lock.lock().is_consistent());
+//! ```
+
+use crate::{
+    alloc::{AllocError, Flags},
+    bitmap::{bits_to_longs, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    error::{
+        code::{EINVAL, ENOMEM, ENOSPC},
+        Result,
+    },
+    ffi::c_ulong,
+    sync::lock::{Backend, Guard},
+};
+use core::{
+    cmp::{max, min},
+    fmt,
+    marker::PhantomData,
+    mem::{align_of, size_of, swap},
+    sync::atomic::AtomicUsize,
+};
+
+// The inline words are viewed as C `unsigned long` words.
+crate::static_assert!(size_of::<AtomicUsize>() == size_of::<c_ulong>());
+crate::static_assert!(align_of::<AtomicUsize>() == align_of::<c_ulong>());
+
+/// The largest capacity of a pool, and its default maximum.
+///
+/// Every id is below `2^31`, so it fits in a C `int` or a `u32`, like the ids of the C IDA. A
+/// pool of this capacity uses 256 MiB for its bitmap: the allocation of such a bitmap may well
+/// fail first, see [`IdPool::with_max`] to choose a lower maximum.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{IdPool, MAX_CAPACITY};
+///
+/// let pool: IdPool = IdPool::new();
+/// assert_eq!(pool.max_capacity(), MAX_CAPACITY);
+/// assert!(u32::try_from(MAX_CAPACITY - 1).is_ok());
+/// ```
+pub const MAX_CAPACITY: usize = 1 << 31;
+
+/// The largest number of summary levels of a pool, see [`Layout`].
+const MAX_SUMMARY_LEVELS: usize = 6;
+
+/// Returns the number of summary levels of a pool of capacity `capacity`.
+const fn summary_depth(capacity: usize) -> usize {
+    let mut words = bits_to_longs(capacity);
+    let mut depth = 0;
+    while words > 1 {
+        words = bits_to_longs(words);
+        depth += 1;
+    }
+    depth
+}
+
+crate::static_assert!(summary_depth(MAX_CAPACITY) <= MAX_SUMMARY_LEVELS);
+
+/// The number of levels of a pool at most: the ids and the summary levels.
+const MAX_LEVELS: usize = MAX_SUMMARY_LEVELS + 1;
+
+/// Where the levels of a pool of a given capacity are.
+///
+/// Level 0 is the bitmap of the ids: [`bits_to_longs`]`(capacity)` words. Level `k + 1` has one
+/// bit per word of level `k`, and levels are added until one fits in a word. The summary levels,
+/// from level 1 up, are stored one after the other in one bitmap. Every level is a whole number
+/// of words, and the bits of a level past its end (past the capacity for level 0) are set, as if
+/// in use.
+///
+/// # Invariants
+///
+/// - `depth == summary_depth(capacity)`, which is at most `MAX_SUMMARY_LEVELS`.
+/// - `words[0] == bits_to_longs(capacity)`; for `1 <= k <= depth`,
+///   `words[k] == bits_to_longs(words[k - 1])`; the other elements are zero.
+/// - For `1 <= k <= depth`, `start[k]` is the sum of `words[1..k]`, the index of the first word
+///   of level `k` in the summary bitmap; the other elements are zero.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    capacity: usize,
+    depth: usize,
+    words: [usize; MAX_LEVELS],
+    start: [usize; MAX_LEVELS],
+}
+
+impl Layout {
+    /// Computes the layout of a pool of capacity `capacity`, which is at most [`MAX_CAPACITY`].
+    fn new(capacity: usize) -> Self {
+        let mut words = [0; MAX_LEVELS];
+        let mut start = [0; MAX_LEVELS];
+        let mut count = bits_to_longs(capacity);
+        words[0] = count;
+        let mut depth = 0;
+        let mut total = 0;
+        // The bound on `depth` holds for all capacities up to `MAX_CAPACITY` (checked by a
+        // `static_assert!` above); it only makes it obvious that the arrays are large enough.
+        while count > 1 && depth < MAX_SUMMARY_LEVELS {
+            count = bits_to_longs(count);
+            depth += 1;
+            if let (Some(words), Some(start)) = (words.get_mut(depth), start.get_mut(depth)) {
+                *words = count;
+                *start = total;
+            }
+            total += count;
+        }
+        // INVARIANT: `depth` counts the levels as `summary_depth` does, `words` their sizes and
+        // `start` the running total of the sizes of the summary levels.
+        Self {
+            capacity,
+            depth,
+            words,
+            start,
+        }
+    }
+
+    /// Returns the index of the first word of summary level `level` in the summary bitmap.
+    #[inline]
+    fn start(&self, level: usize) -> usize {
+        self.start.get(level).copied().unwrap_or(0)
+    }
+
+    /// Returns the number of words of level `level`; zero if there is no such level.
+    #[inline]
+    fn words(&self, level: usize) -> usize {
+        self.words.get(level).copied().unwrap_or(0)
+    }
+
+    /// Returns the length in bits of the bitmap of the ids, level 0.
+    fn ids_bits(&self) -> usize {
+        self.words(0) * BITS_PER_LONG
+    }
+
+    /// Returns the length in bits of the bitmap of the summary levels.
+    fn summary_bits(&self) -> usize {
+        self.words.iter().skip(1).sum::<usize>() * BITS_PER_LONG
+    }
+}
+
+/// The words of one bitmap of a pool: inline in the pool, or in an [`OwnedBitmap`].
+///
+/// The inline variant exists because [`OwnedBitmap::new`] is fallible even when it does not
+/// allocate, whereas [`IdPool::new`] is not.
+///
+/// # Invariants
+///
+/// For the inline variant, `nbits <= INLINE_WORDS * BITS_PER_LONG`.
+enum Words<const INLINE_WORDS: usize> {
+    Inline {
+        words: [AtomicUsize; INLINE_WORDS],
+        nbits: usize,
+    },
+    Owned(OwnedBitmap<INLINE_WORDS>),
+}
+
+impl<const INLINE_WORDS: usize> Words<INLINE_WORDS> {
+    /// Creates an inline bitmap of up to `nbits` zero bits, fewer if they do not fit.
+    fn new_inline(nbits: usize) -> Self {
+        // INVARIANT: `nbits` is clamped to the inline capacity.
+        Self::Inline {
+            words: core::array::from_fn(|_| AtomicUsize::new(0)),
+            nbits: min(nbits, INLINE_WORDS.saturating_mul(BITS_PER_LONG)),
+        }
+    }
+
+    /// Returns whether the bitmap holds no allocated memory.
+    fn is_inline(&self) -> bool {
+        match self {
+            Self::Inline { .. } => true,
+            Self::Owned(map) => map.is_inline(),
+        }
+    }
+
+    /// Returns a shared view of the bitmap.
+    fn view(&self) -> BitmapRef<'_> {
+        match self {
+            Self::Inline { words, nbits } => {
+                // SAFETY: The pointer to the array `words` is non-null, and the array has
+                // `INLINE_WORDS` `AtomicUsize`, which have the size and alignment of
+                // `unsigned long` (checked by `static_assert!`s above), with
+                // `bits_to_longs(*nbits) <= INLINE_WORDS` by the type invariant. The array is
+                // borrowed for the lifetime of the view, so it is not freed, and it may be
+                // written through a pointer derived from a shared reference since `AtomicUsize`
+                // has interior mutability. Other accesses during that lifetime are through
+                // views from `&self`, whose accesses are reads and atomic operations, as
+                // `view_mut` needs `&mut self`.
+                unsafe { BitmapRef::from_raw(words.as_ptr().cast_mut().cast::<c_ulong>(), *nbits) }
+            }
+            Self::Owned(map) => map.view(),
+        }
+    }
+
+    /// Returns an exclusive view of the bitmap.
+    fn view_mut(&mut self) -> BitmapMut<'_> {
+        match self {
+            Self::Inline { words, nbits } => {
+                // SAFETY: The pointer to the array `words` is non-null, and the array has
+                // `INLINE_WORDS` `AtomicUsize`, which have the size and alignment of
+                // `unsigned long` (checked by `static_assert!`s above), with
+                // `bits_to_longs(*nbits) <= INLINE_WORDS` by the type invariant. The array is
+                // mutably borrowed for the lifetime of the view, so nothing else accesses it and
+                // it is not freed during that lifetime.
+                unsafe { BitmapMut::from_raw(words.as_mut_ptr().cast::<c_ulong>(), *nbits) }
+            }
+            Self::Owned(map) => map.view_mut(),
+        }
+    }
+}
+
+/// Returns the number of set bits of `map` from bit `start` to bit `end` excluded.
+fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
+    let mut count = 0;
+    let mut pos = start;
+    while pos < end {
+        let index = pos / BITS_PER_LONG;
+        let mut word = map.word(index).unwrap_or(0) & (usize::MAX << (pos % BITS_PER_LONG));
+        let next = (index + 1) * BITS_PER_LONG;
+        if end < next {
+            word &= !(usize::MAX << (end % BITS_PER_LONG));
+        }
+        count += word.count_ones() as usize;
+        pos = next;
+    }
+    count
+}
+
+/// An allocator of ids: small integers, handed out lowest first.
+///
+/// The pool stores up to [`INLINE_CAPACITY`](IdPool::INLINE_CAPACITY) ids, that is
+/// `INLINE_WORDS` words, without allocating memory. It grows and shrinks as described in the
+/// [module documentation](self), which also gives the cost of each operation.
+///
+/// # Invariants
+///
+/// - `min(INLINE_CAPACITY, max) <= layout.capacity <= max <= MAX_CAPACITY`, and `layout` is
+///   `Layout::new(layout.capacity)`.
+/// - `ids` has `layout.ids_bits()` bits: bit `i` is set if id `i` is in use or `i` is at or past
+///   the capacity.
+/// - `summary` has `layout.summary_bits()` bits and holds the summary levels of `layout`: bit `j`
+///   of level `k >= 1` is set if and only if `j` is at or past the number of words of level
+///   `k - 1` or word `j` of level `k - 1` is full (all ones).
+/// - `used` is the number of ids in use, and `high` the number of those at or above
+///   `layout.capacity / 4`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::IdPool;
+///
+/// // 256 ids inline, at most 1000.
+/// let mut pool = IdPool::<4>::with_max(1000);
+/// assert_eq!(pool.capacity(), 256);
+/// for expected in 0..256 {
+///     assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), expected);
+/// }
+/// assert!(pool.find_unused_id(0).is_none());
+/// assert_eq!(pool.used(), 256);
+/// assert!(pool.is_inline());
+/// # assert!(pool.is_consistent());
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// A pool of a few levels: finding an id goes up past full words, then down.
+///
+/// ```
+/// use kernel::id_pool::{alloc_id_locked, IdPool};
+/// use kernel::sync::new_mutex;
+///
+/// kernel::stack_pin_init!(let lock = new_mutex!(IdPool::<1>::new()));
+/// let mut pool = lock.lock();
+/// // Ids 262144 to 266239 fill a word of level 1, so one bit of level 2 is set.
+/// let base = 64 * 64 * 64;
+/// for expected in base..base + 64 * 64 {
+///     assert_eq!(alloc_id_locked(&mut pool, |pool| pool, base, GFP_KERNEL), Ok(expected));
+/// }
+/// assert_eq!(pool.capacity(), 512 * 1024);
+/// assert_eq!(pool.find_unused_id(base).map(|id| id.as_usize()), Some(base + 64 * 64));
+/// assert_eq!(pool.find_unused_id(base - 1).map(|id| id.as_usize()), Some(base - 1));
+/// pool.release_id(base + 1000)?;
+/// assert_eq!(pool.find_unused_id(base + 3).map(|id| id.as_usize()), Some(base + 1000));
+/// assert_eq!(pool.find_unused_id(base + 1001).map(|id| id.as_usize()), Some(base + 64 * 64));
+/// # assert!(pool.is_consistent());
+/// # pool.find_unused_id(base + 1000).ok_or(ENOSPC)?.acquire();
+/// # assert!(pool.is_consistent());
+/// # assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(0));
+/// # assert!(pool.find_unused_id(512 * 1024).is_none());
+/// # assert_eq!(pool.used(), 64 * 64);
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Random operations checked against a simple model:
+///
+/// ```
+/// use kernel::id_pool::IdPool;
+///
+/// struct XorShift(u64);
+///
+/// impl XorShift {
+///     fn next(&mut self) -> usize {
+///         self.0 ^= self.0 << 13;
+///         self.0 ^= self.0 >> 7;
+///         self.0 ^= self.0 << 17;
+///         self.0 as usize
+///     }
+/// }
+///
+/// fn check<const N: usize>(max: usize, seed: u64, ops: usize) -> Result {
+///     let mut pool = IdPool::<N>::with_max(max);
+///     let mut model = KVec::from_elem(false, max, GFP_KERNEL)?;
+///     let mut used = 0;
+///     let floor = core::cmp::min(IdPool::<N>::INLINE_CAPACITY, max);
+///     let mut rng = XorShift(seed);
+///     for op in 0..ops {
+///         let capacity = pool.capacity();
+///         let r = rng.next();
+///         // Phases that mostly acquire alternate with phases that mostly release.
+///         let acquire = if (op / 500) % 2 == 0 { r % 8 < 6 } else { r % 8 < 2 };
+///         if acquire {
+///             let start = match (r >> 8) % 4 {
+///                 0 => 0,
+///                 1 => 1,
+///                 2 => rng.next() % (capacity + 1),
+///                 _ => rng.next() % (2 * capacity + 8),
+///             };
+///             let expected = (start..capacity).find(|&id| !model[id]);
+///             assert_eq!(pool.find_unused_id(start).map(|id| id.as_usize()), expected);
+///             if expected.is_some() {
+///                 // Sometimes, drop the reservation instead.
+///                 if (r >> 12) % 16 != 0 {
+///                     let id = pool.find_unused_id(start).ok_or(EINVAL)?.acquire();
+///                     model[id] = true;
+///                     used += 1;
+///                 }
+///             } else if let Some(request) = pool.grow_request() {
+///                 assert_eq!(request.old_capacity(), capacity);
+///                 let target = core::cmp::max(2 * capacity, 64);
+///                 assert_eq!(request.new_capacity(), core::cmp::min(target, max));
+///                 let mut resizer = request.realloc(GFP_KERNEL)?;
+///                 assert!(pool.grow(&mut resizer));
+///             } else {
+///                 assert_eq!(capacity, max);
+///             }
+///         } else {
+///             // Mostly an id in use, sometimes any id.
+///             let id = if (r >> 8) % 8 == 0 {
+///                 rng.next() % (capacity + 3)
+///             } else {
+///                 let from = rng.next() % core::cmp::max(capacity, 1);
+///                 (from..capacity)
+///                     .find(|&id| model[id])
+///                     .or_else(|| (0..from).find(|&id| model[id]))
+///                     .unwrap_or(capacity)
+///             };
+///             if id < capacity && model[id] {
+///                 assert_eq!(pool.release_id(id), Ok(()));
+///                 model[id] = false;
+///                 used -= 1;
+///             } else {
+///                 assert_eq!(pool.release_id(id), Err(EINVAL));
+///             }
+///             let last = (0..capacity).rev().find(|&id| model[id]);
+///             let expected = match last {
+///                 _ if capacity <= floor => None,
+///                 None => Some(floor),
+///                 Some(last) if last < capacity / 4 => Some(core::cmp::max(capacity / 2, floor)),
+///                 Some(_) => None,
+///             };
+///             let request = pool.shrink_request();
+///             assert_eq!(request.map(|r| r.new_capacity()), expected);
+///             if let Some(request) = request {
+///                 let mut resizer = request.realloc(GFP_KERNEL)?;
+///                 if (r >> 16) % 4 == 0 {
+///                     // Another thread acquires a high id first: the shrink is stale.
+///                     let id = pool.find_unused_id(capacity / 2).ok_or(EINVAL)?.acquire();
+///                     model[id] = true;
+///                     used += 1;
+///                     assert!(!pool.shrink(&mut resizer));
+///                 } else {
+///                     assert!(pool.shrink(&mut resizer));
+///                     assert_eq!(pool.is_inline(), pool.capacity() <= floor);
+///                 }
+///             }
+///         }
+///         assert_eq!(pool.used(), used);
+///         assert!(pool.is_consistent());
+///     }
+///     Ok(())
+/// }
+///
+/// check::<1>(2048, 1, 6000)?;
+/// check::<2>(1000, 2, 5000)?;
+/// check::<0>(300, 3, 3000)?;
+/// check::<65>(5000, 4, 1000)?;
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// Several threads sharing a pool, which grows and shrinks while they race:
+///
+/// ```
+/// use core::sync::atomic::{AtomicUsize, Ordering};
+/// use kernel::bitmap::OwnedBitmap;
+/// use kernel::id_pool::{alloc_id_locked, release_id_locked, IdPool};
+/// use kernel::sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock};
+/// use kernel::workqueue;
+///
+/// const THREADS: usize = 4;
+/// const ROUNDS: usize = 6;
+/// const BURST: usize = 200;
+/// const MAX: usize = 4096;
+///
+/// #[pin_data]
+/// struct Shared {
+///     #[pin]
+///     pool: SpinLock<IdPool>,
+///     // The ids held by the threads, to check that none is handed out twice.
+///     held: OwnedBitmap,
+///     // Grows and shrinks that a thread found stale at commit time.
+///     stale: AtomicUsize,
+///     failed: AtomicUsize,
+///     #[pin]
+///     done: Mutex<usize>,
+///     #[pin]
+///     done_changed: CondVar,
+/// }
+///
+/// // Sleeps a little, so that other threads run even on a uniprocessor.
+/// fn nap(shared: &Shared) {
+///     shared.done_changed.wait_interruptible_timeout(&mut shared.done.lock(), 1);
+/// }
+///
+/// // The handshake by hand, napping without the lock and counting stale commits.
+/// fn alloc_by_hand(shared: &Shared, start: usize) -> Result<usize> {
+///     let mut leftover = None;
+///     let mut pool = shared.pool.lock();
+///     let result = loop {
+///         if let Some(unused) = pool.find_unused_id(start) {
+///             break Ok(unused.acquire());
+///         }
+///         let Some(request) = pool.grow_request() else {
+///             break Err(ENOSPC);
+///         };
+///         drop(pool);
+///         drop(leftover.take());
+///         nap(shared);
+///         let resizer = request.realloc(GFP_KERNEL);
+///         pool = shared.pool.lock();
+///         let Ok(mut resizer) = resizer else {
+///             break Err(ENOMEM);
+///         };
+///         if !pool.grow(&mut resizer) {
+///             shared.stale.fetch_add(1, Ordering::Relaxed);
+///         }
+///         leftover = Some(resizer);
+///     };
+///     drop(pool);
+///     drop(leftover);
+///     result
+/// }
+///
+/// fn release_by_hand(shared: &Shared, id: usize) -> Result {
+///     let mut pool = shared.pool.lock();
+///     pool.release_id(id)?;
+///     if let Some(request) = pool.shrink_request() {
+///         drop(pool);
+///         nap(shared);
+///         // Shrinking is optional: ignore allocation failures.
+///         if let Ok(mut resizer) = request.realloc(GFP_KERNEL) {
+///             if !shared.pool.lock().shrink(&mut resizer) {
+///                 shared.stale.fetch_add(1, Ordering::Relaxed);
+///             }
+///         }
+///     }
+///     Ok(())
+/// }
+///
+/// fn run(shared: &Shared, mut seed: u64, by_hand: bool) -> Result {
+///     for _ in 0..ROUNDS {
+///         let mut mine = KVec::with_capacity(BURST, GFP_KERNEL)?;
+///         for _ in 0..BURST {
+///             seed ^= seed << 13;
+///             seed ^= seed >> 7;
+///             seed ^= seed << 17;
+///             let start = (seed % 256) as usize;
+///             let id = if by_hand {
+///                 alloc_by_hand(shared, start)?
+///             } else {
+///                 alloc_id_locked(&mut shared.pool.lock(), |pool| pool, start, GFP_KERNEL)?
+///             };
+///             if id < start || shared.held.view().test_and_set_bit_atomic(id)? {
+///                 return Err(EINVAL);
+///             }
+///             mine.push(id, GFP_KERNEL)?;
+///         }
+///         for &id in mine.iter() {
+///             if !shared.held.view().test_and_clear_bit_atomic(id)? {
+///                 return Err(EINVAL);
+///             }
+///             if by_hand {
+///                 release_by_hand(shared, id)?;
+///             } else {
+///                 release_id_locked(&mut shared.pool.lock(), |pool| pool, id, GFP_KERNEL)?;
+///             }
+///         }
+///     }
+///     Ok(())
+/// }
+///
+/// let held_ids = OwnedBitmap::new(MAX, GFP_KERNEL)?;
+/// let shared = Arc::pin_init(
+///     pin_init!(Shared {
+///         pool <- new_spinlock!(IdPool::with_max(MAX)),
+///         held: held_ids,
+///         stale: AtomicUsize::new(0),
+///         failed: AtomicUsize::new(0),
+///         done <- new_mutex!(0),
+///         done_changed <- new_condvar!(),
+///     }),
+///     GFP_KERNEL,
+/// )?;
+/// let mut started = 0;
+/// for i in 0..THREADS {
+///     let shared = shared.clone();
+///     let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+///         let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1);
+///         if run(&shared, seed, i % 2 == 1).is_err() {
+///             shared.failed.fetch_add(1, Ordering::Relaxed);
+///         }
+///         *shared.done.lock() += 1;
+///         shared.done_changed.notify_all();
+///     });
+///     if spawned.is_ok() {
+///         started += 1;
+///     }
+/// }
+/// let mut done = shared.done.lock();
+/// while *done < started {
+///     shared.done_changed.wait(&mut done);
+/// }
+/// drop(done);
+/// assert_eq!(started, THREADS);
+/// assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
+/// assert_eq!(shared.held.view().weight(), 0);
+/// let pool = shared.pool.lock();
+/// assert_eq!(pool.used(), 0);
+/// assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
+/// assert!(pool.is_inline());
+/// assert!(pool.is_consistent());
+/// drop(pool);
+/// pr_info!("id_pool: {} stale resizes\n", shared.stale.load(Ordering::Relaxed));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct IdPool<const INLINE_WORDS: usize = 1> {
+    ids: Words<INLINE_WORDS>,
+    summary: Words<INLINE_WORDS>,
+    layout: Layout,
+    max: usize,
+    used: usize,
+    high: usize,
+}
+
+impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
+    /// The number of ids that the pool holds without allocating memory.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::BITS_PER_LONG;
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// assert_eq!(IdPool::<1>::INLINE_CAPACITY, BITS_PER_LONG);
+    /// assert_eq!(IdPool::<3>::INLINE_CAPACITY, 3 * BITS_PER_LONG);
+    /// ```
+    pub const INLINE_CAPACITY: usize = INLINE_WORDS * BITS_PER_LONG;
+
+    /// Creates an empty pool whose maximum capacity is [`MAX_CAPACITY`].
+    ///
+    /// Its capacity is [`INLINE_CAPACITY`](IdPool::INLINE_CAPACITY); it does not allocate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let pool: IdPool = IdPool::new();
+    /// assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
+    /// assert_eq!(pool.used(), 0);
+    /// assert!(pool.is_inline());
+    ///
+    /// // A pool with no inline capacity starts empty, and must grow before handing out ids.
+    /// let mut pool = IdPool::<0>::new();
+    /// assert_eq!(pool.capacity(), 0);
+    /// assert!(pool.find_unused_id(0).is_none());
+    /// # assert!(pool.shrink_request().is_none());
+    /// # assert_eq!(pool.release_id(0), Err(EINVAL));
+    /// # assert!(pool.is_consistent());
+    /// let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.grow(&mut resizer));
+    /// assert_eq!(pool.capacity(), kernel::bitmap::BITS_PER_LONG);
+    /// assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 0);
+    /// # assert!(pool.is_consistent());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new() -> Self {
+        Self::with_max(MAX_CAPACITY)
+    }
+
+    /// Creates an empty pool that never grows past `max` ids.
+    ///
+    /// A `max` above [`MAX_CAPACITY`] is lowered to it. The pool starts at its inline capacity,
+    /// or at `max` if that is lower, and does not allocate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::with_max(100);
+    /// let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.grow(&mut resizer));
+    /// assert_eq!(pool.capacity(), 100);
+    /// assert!(pool.grow_request().is_none());
+    ///
+    /// assert_eq!(IdPool::<2>::with_max(10).capacity(), 10);
+    /// assert_eq!(IdPool::<1>::with_max(usize::MAX).max_capacity(), kernel::id_pool::MAX_CAPACITY);
+    /// # let mut pool = IdPool::<1>::with_max(0);
+    /// # assert_eq!(pool.capacity(), 0);
+    /// # assert!(pool.grow_request().is_none());
+    /// # assert!(pool.find_unused_id(0).is_none());
+    /// # assert!(pool.is_consistent());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_max(max: usize) -> Self {
+        let max = min(max, MAX_CAPACITY);
+        let layout = Layout::new(min(Self::INLINE_CAPACITY, max));
+        let mut pool = Self {
+            ids: Words::new_inline(layout.ids_bits()),
+            summary: Words::new_inline(layout.summary_bits()),
+            layout,
+            max,
+            used: 0,
+            high: 0,
+        };
+        // INVARIANT: There are `bits_to_longs(capacity) <= INLINE_WORDS` words of ids. A summary
+        // level has at most half as many words as the level below it, so there are fewer
+        // summary words than words of ids: nothing was clamped. With no id in use, only the bits
+        // past the end of each level must be set.
+        pool.ids
+            .view_mut()
+            .set_range(layout.capacity..layout.ids_bits())
+            .ok();
+        let mut summary = pool.summary.view_mut();
+        for level in 1..=layout.depth {
+            let start = layout.start(level) * BITS_PER_LONG;
+            let end = start + layout.words(level) * BITS_PER_LONG;
+            summary.set_range(start + layout.words(level - 1)..end).ok();
+        }
+        pool
+    }
+
+    /// Returns the number of ids the pool can hold now: ids are below it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let capacity = pool.capacity();
+    /// assert!(pool.find_unused_id(capacity - 1).is_some());
+    /// assert!(pool.find_unused_id(capacity).is_none());
+    /// ```
+    #[inline]
+    pub fn capacity(&self) -> usize {
+        self.layout.capacity
+    }
+
+    /// Returns the capacity past which the pool does not grow.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// assert_eq!(IdPool::<1>::with_max(1000).max_capacity(), 1000);
+    /// ```
+    #[inline]
+    pub fn max_capacity(&self) -> usize {
+        self.max
+    }
+
+    /// Returns the number of ids in use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// pool.find_unused_id(5).ok_or(ENOSPC)?.acquire();
+    /// assert_eq!(pool.used(), 1);
+    /// // Finding an id without acquiring it leaves it unused.
+    /// assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(0));
+    /// assert_eq!(pool.used(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Returns whether the pool holds no allocated memory.
+    ///
+    /// This is the case of a pool at its inline capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// assert!(pool.is_inline());
+    /// let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.grow(&mut resizer));
+    /// assert!(!pool.is_inline());
+    /// // The pool is empty: it may shrink back to its inline capacity.
+    /// let mut resizer = pool.shrink_request().ok_or(EINVAL)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.shrink(&mut resizer));
+    /// assert!(pool.is_inline());
+    /// # // A pool larger than one summary word is inline too.
+    /// # let mut large = IdPool::<65>::new();
+    /// # for expected in 0..65 * 64 {
+    /// #     assert_eq!(large.find_unused_id(0).ok_or(ENOSPC)?.acquire(), expected);
+    /// # }
+    /// # assert!(large.find_unused_id(0).is_none());
+    /// # assert!(large.is_inline());
+    /// # assert!(large.is_consistent());
+    /// # large.release_id(4000)?;
+    /// # assert_eq!(large.find_unused_id(1).map(|id| id.as_usize()), Some(4000));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn is_inline(&self) -> bool {
+        self.ids.is_inline() && self.summary.is_inline()
+    }
+
+    /// Returns word `index` of level `level`, with every bit set if there is no such word.
+    #[inline]
+    fn word(&self, level: usize, index: usize) -> usize {
+        let word = if level == 0 {
+            self.ids.view().word(index)
+        } else if index < self.layout.words(level) {
+            self.summary.view().word(self.layout.start(level) + index)
+        } else {
+            None
+        };
+        word.unwrap_or(usize::MAX)
+    }
+
+    /// Sets bit `bit` of level `level` to `value`.
+    ///
+    /// The bit must be inside the level, which it is by the type invariants when the callers
+    /// call it; were it not, the bitmaps would be left unchanged.
+    #[inline]
+    fn assign(&mut self, level: usize, bit: usize, value: bool) {
+        // Ignoring the result is fine: a bit out of range is rejected without any change.
+        if level == 0 {
+            self.ids.view_mut().assign_bit(bit, value).ok();
+        } else if bit < self.layout.words(level) * BITS_PER_LONG {
+            let base = self.layout.start(level) * BITS_PER_LONG;
+            self.summary.view_mut().assign_bit(base + bit, value).ok();
+        }
+    }
+
+    /// Returns the lowest unused id at or after `start`, if any below the capacity.
+    fn find(&self, start: usize) -> Option<usize> {
+        if start >= self.layout.capacity {
+            return None;
+        }
+        // Go up until a level has a non-full word at or after the position of `start`. At level
+        // 0, `pos` is `start`; at level `k > 0`, it is the index of the first word of level
+        // `k - 1` not checked yet, the one after the word that was found full.
+        let mut level = 0;
+        let mut pos = start;
+        let (mut index, mut word) = loop {
+            let index = pos / BITS_PER_LONG;
+            // The bits below `pos` count as set.
+            let word = self.word(level, index) | !(usize::MAX << (pos % BITS_PER_LONG));
+            if word != usize::MAX {
+                break (index, word);
+            }
+            if level >= self.layout.depth {
+                return None;
+            }
+            level += 1;
+            pos = index + 1;
+        };
+        // Go down, taking the first zero bit at each level: it marks a non-full word below.
+        loop {
+            let bit = index * BITS_PER_LONG + word.trailing_ones() as usize;
+            if level == 0 {
+                return (bit < self.layout.capacity).then_some(bit);
+            }
+            level -= 1;
+            index = bit;
+            word = self.word(level, index);
+            if word == usize::MAX {
+                // Unreachable by the type invariants.
+                return None;
+            }
+        }
+    }
+
+    /// Marks the unused id `id`, which is below the capacity, as in use.
+    fn mark_used(&mut self, id: usize) {
+        let mut level = 0;
+        let mut bit = id;
+        loop {
+            let index = bit / BITS_PER_LONG;
+            let old = self.word(level, index);
+            self.assign(level, bit, true);
+            let new = old | (1 << (bit % BITS_PER_LONG));
+            // Cascade only if the word has just become full.
+            if new != usize::MAX || old == usize::MAX || level >= self.layout.depth {
+                break;
+            }
+            level += 1;
+            bit = index;
+        }
+        // INVARIANT: One more id is in use, counted in `high` if it is high.
+        self.used += 1;
+        if id >= self.layout.capacity / 4 {
+            self.high += 1;
+        }
+    }
+
+    /// Finds the lowest unused id at or after `start`.
+    ///
+    /// Returns [`None`] if every id from `start` up to the capacity is in use, in particular if
+    /// `start` is at or past the capacity: the caller may then grow the pool (see
+    /// [`grow_request`](IdPool::grow_request)) and try again.
+    ///
+    /// The id is only marked in use by [`UnusedId::acquire`]. Until then, the reservation
+    /// borrows the pool, so the caller may do fallible work, such as inserting the id in another
+    /// data structure, and drop the reservation on failure, leaving the id unused.
+    ///
+    /// This takes `O(log64(capacity))` word operations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// for _ in 0..4 {
+    ///     pool.find_unused_id(0).ok_or(ENOSPC)?.acquire();
+    /// }
+    /// pool.release_id(1)?;
+    /// assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(1));
+    /// assert_eq!(pool.find_unused_id(2).map(|id| id.as_usize()), Some(4));
+    /// assert!(pool.find_unused_id(usize::MAX).is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn find_unused_id(&mut self, start: usize) -> Option<UnusedId<'_, INLINE_WORDS>> {
+        let id = self.find(start)?;
+        // INVARIANT: `find` returns an unused id below the capacity.
+        Some(UnusedId { pool: self, id })
+    }
+
+    /// Marks id `id` as unused.
+    ///
+    /// Returns [`EINVAL`] if `id` is not in use, in particular if it is at or past the capacity
+    /// or was already released; the pool is then unchanged. This takes `O(log64(capacity))` word
+    /// operations.
+    ///
+    /// The pool may then be shrunk, see [`shrink_request`](IdPool::shrink_request).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let id = pool.find_unused_id(0).ok_or(ENOSPC)?.acquire();
+    /// assert_eq!(pool.release_id(id), Ok(()));
+    /// assert_eq!(pool.release_id(id), Err(EINVAL));
+    /// assert_eq!(pool.release_id(pool.capacity()), Err(EINVAL));
+    /// assert_eq!(pool.used(), 0);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn release_id(&mut self, id: usize) -> Result {
+        if id >= self.layout.capacity
+            || self.word(0, id / BITS_PER_LONG) & (1 << (id % BITS_PER_LONG)) == 0
+        {
+            return Err(EINVAL);
+        }
+        let mut level = 0;
+        let mut bit = id;
+        loop {
+            let index = bit / BITS_PER_LONG;
+            let old = self.word(level, index);
+            self.assign(level, bit, false);
+            // Cascade only if the word was full.
+            if old != usize::MAX || level >= self.layout.depth {
+                break;
+            }
+            level += 1;
+            bit = index;
+        }
+        // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
+        self.used -= 1;
+        if id >= self.layout.capacity / 4 {
+            self.high -= 1;
+        }
+        Ok(())
+    }
+
+    /// Returns the capacity below which the pool does not shrink.
+    fn floor(&self) -> usize {
+        min(Self::INLINE_CAPACITY, self.max)
+    }
+
+    /// Asks to double the capacity of the pool.
+    ///
+    /// Returns [`None`] if the pool is at its maximum capacity: the caller should then fail with
+    /// `ENOSPC`. Otherwise, the new capacity is twice the current one (or one word for an empty
+    /// pool), but at most the maximum capacity. This takes `O(1)` time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let pool = IdPool::<1>::with_max(100);
+    /// let request = pool.grow_request().ok_or(ENOSPC)?;
+    /// assert_eq!(request.old_capacity(), 64);
+    /// assert_eq!(request.new_capacity(), 100);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn grow_request(&self) -> Option<ResizeRequest<INLINE_WORDS>> {
+        let capacity = self.layout.capacity;
+        if capacity >= self.max {
+            return None;
+        }
+        let target = min(max(capacity.saturating_mul(2), BITS_PER_LONG), self.max);
+        Some(ResizeRequest::new(capacity, target))
+    }
+
+    /// Asks to shrink the pool, if it should.
+    ///
+    /// The pool shrinks to its inline capacity (or maximum capacity if lower) if no id is in use,
+    /// and to half its capacity (but not below the inline one) if every id in use is below a
+    /// quarter of its capacity. Otherwise, or if the pool is at its inline capacity already, this
+    /// returns [`None`]. This takes `O(1)` time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// for _ in 0..3 {
+    ///     let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    ///     pool.grow(&mut resizer);
+    /// }
+    /// assert_eq!(pool.capacity(), 512);
+    ///
+    /// let id = pool.find_unused_id(128).ok_or(ENOSPC)?.acquire();
+    /// assert!(pool.shrink_request().is_none());
+    /// pool.release_id(id)?;
+    /// pool.find_unused_id(127).ok_or(ENOSPC)?.acquire();
+    /// let request = pool.shrink_request().ok_or(EINVAL)?;
+    /// assert_eq!((request.old_capacity(), request.new_capacity()), (512, 256));
+    ///
+    /// pool.release_id(127)?;
+    /// let request = pool.shrink_request().ok_or(EINVAL)?;
+    /// assert_eq!(request.new_capacity(), 64);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn shrink_request(&self) -> Option<ResizeRequest<INLINE_WORDS>> {
+        let capacity = self.layout.capacity;
+        let floor = self.floor();
+        if capacity <= floor {
+            return None;
+        }
+        let target = if self.used == 0 {
+            floor
+        } else if self.high == 0 {
+            max(capacity / 2, floor)
+        } else {
+            return None;
+        };
+        Some(ResizeRequest::new(capacity, target))
+    }
+
+    /// Moves the ids into the bitmaps of `resizer`, and its bitmaps into the pool.
+    ///
+    /// Every id in use must be below the new capacity and the resizer not spent.
+    fn install(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) {
+        let old = self.layout;
+        let new = resizer.layout;
+        let mut ids = resizer.ids.view_mut();
+        ids.copy_and_extend(self.ids.view());
+        let len = ids.len();
+        // Clear the bits past the old capacity, then set those past the new one.
+        ids.clear_range(min(min(old.capacity, new.capacity), len)..len)
+            .ok();
+        ids.set_range(min(new.capacity, len)..len).ok();
+        let ids = resizer.ids.view();
+        let mut summary = resizer.summary.view_mut();
+        summary.zero();
+        for level in 1..=new.depth {
+            let base = new.start(level) * BITS_PER_LONG;
+            let below = new.words(level - 1);
+            let below_start = new.start(level - 1);
+            for index in 0..below {
+                let word = if level == 1 {
+                    ids.word(index)
+                } else {
+                    summary.view().word(below_start + index)
+                };
+                if word == Some(usize::MAX) {
+                    summary.set_bit(base + index).ok();
+                }
+            }
+            summary
+                .set_range(base + below..base + new.words(level) * BITS_PER_LONG)
+                .ok();
+        }
+        let high = count_range(ids, new.capacity / 4, new.capacity);
+        swap(&mut self.ids, &mut resizer.ids);
+        swap(&mut self.summary, &mut resizer.summary);
+        // INVARIANT: The bitmaps now have the layout of the new capacity, with the same ids in
+        // use, which are below it, and the summary levels rebuilt from them; `used` is
+        // unchanged and `high` recounted. The new capacity is between the floor and the
+        // maximum, as checked by the callers.
+        self.layout = new;
+        self.high = high;
+        // INVARIANT: The resizer holds the previous bitmaps of the pool now: it is spent.
+        resizer.spent = true;
+    }
+
+    /// Commits a grow: moves the ids into the larger bitmaps of `resizer`.
+    ///
+    /// It does nothing and returns `false` if the resize is no longer valid: if the pool has
+    /// reached the new capacity of the resizer in the meantime (another thread grew it), if the
+    /// new capacity is past the maximum capacity of the pool, or if the resizer was committed
+    /// already. Otherwise it returns `true`, and the resizer then holds the previous bitmaps of
+    /// the pool.
+    ///
+    /// It cannot fail and does not allocate. It takes `O(capacity / 64)` word operations. Either
+    /// way, the resizer holds memory to free: if the pool is protected by a spinlock, drop the
+    /// resizer after releasing it, as freeing memory from `vmalloc()` may sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let id = pool.find_unused_id(63).ok_or(ENOSPC)?.acquire();
+    /// let first = pool.grow_request().ok_or(ENOSPC)?;
+    /// let second = pool.grow_request().ok_or(ENOSPC)?;
+    /// let mut first = first.realloc(GFP_KERNEL)?;
+    /// let mut second = second.realloc(GFP_KERNEL)?;
+    ///
+    /// assert!(pool.grow(&mut first));
+    /// // The second request was for the same capacity: it is stale.
+    /// assert!(!pool.grow(&mut second));
+    /// // A committed resizer cannot be committed again.
+    /// assert!(!pool.grow(&mut first));
+    /// assert_eq!(pool.capacity(), 128);
+    /// assert_eq!(pool.release_id(id), Ok(()));
+    /// # assert!(pool.is_consistent());
+    /// # // A resizer past the maximum of the pool, from another pool, is refused.
+    /// # let mut small = IdPool::<1>::with_max(100);
+    /// # let mut resizer = IdPool::<1>::new().grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// # assert!(!small.grow(&mut resizer));
+    /// # assert_eq!(small.capacity(), 64);
+    /// # assert!(small.is_consistent());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn grow(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) -> bool {
+        let target = resizer.layout.capacity;
+        if resizer.spent || target <= self.layout.capacity || target > self.max {
+            return false;
+        }
+        self.install(resizer);
+        true
+    }
+
+    /// Commits a shrink: moves the ids into the smaller bitmaps of `resizer`.
+    ///
+    /// It does nothing and returns `false` if the resize is no longer what
+    /// [`shrink_request`](IdPool::shrink_request) would ask now: if the capacity changed in the
+    /// meantime (another thread resized the pool), if ids were acquired or released so that the
+    /// pool should not shrink or should shrink to another capacity, or if the resizer was
+    /// committed already. Hence it never drops an id in use. Otherwise it returns `true`, and
+    /// the resizer then holds the previous bitmaps of the pool.
+    ///
+    /// It cannot fail and does not allocate. It takes `O(capacity / 64)` word operations. Either
+    /// way, the resizer holds memory to free: if the pool is protected by a spinlock, drop the
+    /// resizer after releasing it, as freeing memory from `vmalloc()` may sleep.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.grow(&mut resizer));
+    /// let request = pool.shrink_request().ok_or(EINVAL)?;
+    /// let mut resizer = request.realloc(GFP_KERNEL)?;
+    ///
+    /// // An id is acquired before the commit: the pool is no longer empty, so the commit
+    /// // does nothing.
+    /// let id = pool.find_unused_id(100).ok_or(ENOSPC)?.acquire();
+    /// assert!(!pool.shrink(&mut resizer));
+    /// assert_eq!(pool.capacity(), 128);
+    ///
+    /// pool.release_id(id)?;
+    /// let mut resizer = pool.shrink_request().ok_or(EINVAL)?.realloc(GFP_KERNEL)?;
+    /// assert!(pool.shrink(&mut resizer));
+    /// assert_eq!(pool.capacity(), 64);
+    /// assert!(pool.is_inline());
+    /// # assert!(!pool.shrink(&mut resizer));
+    /// # assert!(pool.is_consistent());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn shrink(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) -> bool {
+        if resizer.spent || self.shrink_request() != Some(resizer.request) {
+            return false;
+        }
+        self.install(resizer);
+        true
+    }
+
+    /// Checks the internal consistency of the pool.
+    ///
+    /// Returns whether the bitmaps, the summary levels and the counters agree. The pool keeps
+    /// them consistent, so this returns `true`, unless its memory was corrupted. It takes
+    /// `O(capacity / 64)` word operations: it is meant for tests and debugging.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<2>::new();
+    /// pool.find_unused_id(3).ok_or(ENOSPC)?.acquire();
+    /// assert!(pool.is_consistent());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn is_consistent(&self) -> bool {
+        let layout = self.layout;
+        let capacity = layout.capacity;
+        let ids = self.ids.view();
+        let summary = self.summary.view();
+        if layout != Layout::new(capacity)
+            || capacity < self.floor()
+            || capacity > self.max
+            || self.max > MAX_CAPACITY
+            || ids.len() != layout.ids_bits()
+            || summary.len() != layout.summary_bits()
+            || ids.next_zero_bit(capacity).is_some()
+            || count_range(ids, 0, capacity) != self.used
+            || count_range(ids, capacity / 4, capacity) != self.high
+        {
+            return false;
+        }
+        for level in 1..=layout.depth {
+            let below = layout.words(level - 1);
+            for bit in 0..layout.words(level) * BITS_PER_LONG {
+                let expected = bit >= below || self.word(level - 1, bit) == usize::MAX;
+                let word = self.word(level, bit / BITS_PER_LONG);
+                if (word >> (bit % BITS_PER_LONG)) & 1 != usize::from(expected) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+impl<const INLINE_WORDS: usize> Default for IdPool<INLINE_WORDS> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const INLINE_WORDS: usize> fmt::Debug for IdPool<INLINE_WORDS> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdPool")
+            .field("capacity", &self.layout.capacity)
+            .field("max_capacity", &self.max)
+            .field("used", &self.used)
+            .finish()
+    }
+}
+
+/// An unused id of a pool, found by [`IdPool::find_unused_id`].
+///
+/// [`acquire`](UnusedId::acquire) marks it in use. Dropping it leaves it unused. While it exists,
+/// it borrows the pool mutably, so the id stays unused.
+///
+/// # Invariants
+///
+/// `id` is below the capacity of `pool` and not in use.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::IdPool;
+///
+/// let mut pool = IdPool::<1>::new();
+/// let unused = pool.find_unused_id(0).ok_or(ENOSPC)?;
+/// // Do fallible work with `unused.as_usize()`, then:
+/// let id = unused.acquire();
+/// assert_eq!(id, 0);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct UnusedId<'pool, const INLINE_WORDS: usize = 1> {
+    pool: &'pool mut IdPool<INLINE_WORDS>,
+    id: usize,
+}
+
+impl<const INLINE_WORDS: usize> UnusedId<'_, INLINE_WORDS> {
+    /// Returns the id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// assert_eq!(pool.find_unused_id(7).map(|id| id.as_usize()), Some(7));
+    /// ```
+    #[inline]
+    pub fn as_usize(&self) -> usize {
+        self.id
+    }
+
+    /// Returns the id as a `u32`.
+    ///
+    /// Every id fits, as it is below [`MAX_CAPACITY`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// assert_eq!(pool.find_unused_id(7).map(|id| id.as_u32()), Some(7u32));
+    /// ```
+    #[inline]
+    pub fn as_u32(&self) -> u32 {
+        // No truncation: by the type invariants, the id is below the capacity of the pool,
+        // which is at most `MAX_CAPACITY`, that is `2^31`.
+        self.id as u32
+    }
+
+    /// Marks the id as in use, and returns it.
+    ///
+    /// This takes `O(log64(capacity))` word operations.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let id = pool.find_unused_id(3).ok_or(ENOSPC)?.acquire();
+    /// assert_eq!(id, 3);
+    /// assert_eq!(pool.find_unused_id(3).map(|id| id.as_usize()), Some(4));
+    /// assert_eq!(pool.used(), 1);
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn acquire(self) -> usize {
+        // By the type invariants, the id is unused and below the capacity.
+        self.pool.mark_used(self.id);
+        self.id
+    }
+}
+
+/// A request to resize an [`IdPool`], from [`IdPool::grow_request`] or
+/// [`IdPool::shrink_request`].
+///
+/// It records the capacity of the pool when it was made and the new capacity. It does not
+/// borrow the pool: release the lock protecting the pool, allocate the new bitmaps with
+/// [`realloc`](ResizeRequest::realloc), and commit them with the lock held again.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::IdPool;
+///
+/// let pool = IdPool::<1>::new();
+/// let request = pool.grow_request().ok_or(ENOSPC)?;
+/// assert_eq!(request.old_capacity(), 64);
+/// assert_eq!(request.new_capacity(), 128);
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResizeRequest<const INLINE_WORDS: usize = 1> {
+    old: usize,
+    new: usize,
+    _pool: PhantomData<[(); INLINE_WORDS]>,
+}
+
+impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
+    fn new(old: usize, new: usize) -> Self {
+        Self {
+            old,
+            new,
+            _pool: PhantomData,
+        }
+    }
+
+    /// Returns the capacity of the pool when the request was made.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let pool = IdPool::<2>::new();
+    /// assert_eq!(pool.grow_request().map(|r| r.old_capacity()), Some(pool.capacity()));
+    /// ```
+    #[inline]
+    pub fn old_capacity(&self) -> usize {
+        self.old
+    }
+
+    /// Returns the capacity asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let pool = IdPool::<2>::new();
+    /// assert_eq!(pool.grow_request().map(|r| r.new_capacity()), Some(2 * pool.capacity()));
+    /// ```
+    #[inline]
+    pub fn new_capacity(&self) -> usize {
+        self.new
+    }
+
+    /// Allocates the bitmaps of a pool of the new capacity.
+    ///
+    /// Call it without holding the lock protecting the pool if `flags` may sleep. Bitmaps that
+    /// fit in the inline capacity are not allocated: shrinking a pool back to its inline
+    /// capacity does not fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// let request = pool.grow_request().ok_or(ENOSPC)?;
+    /// let mut resizer = request.realloc(GFP_KERNEL)?;
+    /// assert!(pool.grow(&mut resizer));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn realloc(self, flags: Flags) -> Result<PoolResizer<INLINE_WORDS>, AllocError> {
+        let layout = Layout::new(self.new);
+        let ids = OwnedBitmap::new(layout.ids_bits(), flags)?;
+        let summary = OwnedBitmap::new(layout.summary_bits(), flags)?;
+        // INVARIANT: The bitmaps have the sizes given by the layout of the new capacity.
+        Ok(PoolResizer {
+            request: self,
+            layout,
+            ids: Words::Owned(ids),
+            summary: Words::Owned(summary),
+            spent: false,
+        })
+    }
+}
+
+/// The bitmaps of a resized [`IdPool`], from [`ResizeRequest::realloc`].
+///
+/// Commit it with [`IdPool::grow`] or [`IdPool::shrink`]. After a commit that was applied, it
+/// holds the previous bitmaps of the pool; either way, dropping it frees its memory, which may
+/// sleep: drop it without holding a spinlock.
+///
+/// # Invariants
+///
+/// - `layout` is `Layout::new(request.new)`.
+/// - If `spent` is `false`, `ids` has `layout.ids_bits()` bits and `summary` has
+///   `layout.summary_bits()` bits.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{IdPool, PoolResizer};
+///
+/// fn grow_twice(pool: &mut IdPool) -> Result {
+///     for _ in 0..2 {
+///         let request = pool.grow_request().ok_or(ENOSPC)?;
+///         let mut resizer: PoolResizer = request.realloc(GFP_KERNEL)?;
+///         pool.grow(&mut resizer);
+///     }
+///     Ok(())
+/// }
+///
+/// let mut pool = IdPool::new();
+/// grow_twice(&mut pool)?;
+/// assert_eq!(pool.capacity(), 256);
+/// # Ok::<(), Error>(())
+/// ```
+pub struct PoolResizer<const INLINE_WORDS: usize = 1> {
+    request: ResizeRequest<INLINE_WORDS>,
+    layout: Layout,
+    ids: Words<INLINE_WORDS>,
+    summary: Words<INLINE_WORDS>,
+    spent: bool,
+}
+
+impl<const INLINE_WORDS: usize> PoolResizer<INLINE_WORDS> {
+    /// Returns whether the resizer holds allocated memory.
+    fn holds_memory(&self) -> bool {
+        !(self.ids.is_inline() && self.summary.is_inline())
+    }
+}
+
+/// Drops `leftover` with the lock of `guard` released if it holds memory.
+fn drop_unlocked<T: ?Sized, B: Backend, const INLINE_WORDS: usize>(
+    guard: &mut Guard<'_, T, B>,
+    leftover: Option<PoolResizer<INLINE_WORDS>>,
+) {
+    if leftover.as_ref().is_some_and(PoolResizer::holds_memory) {
+        guard.do_unlocked(|| drop(leftover));
+    }
+}
+
+/// Acquires the lowest unused id at or after `start` in a pool protected by a lock, growing the
+/// pool as needed.
+///
+/// `pool` returns the pool from the data protected by the lock of `guard`. When the pool must
+/// grow, this releases the lock while allocating with `flags`, then takes it again and tries
+/// again, until an id is found.
+///
+/// Returns the id, now in use, or:
+///
+/// - [`ENOSPC`] if there is no unused id at or after `start` below the maximum capacity of the
+///   pool;
+/// - [`ENOMEM`] if the pool had to grow but the allocation failed.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{alloc_id_locked, release_id_locked, IdPool};
+/// use kernel::sync::{new_mutex, Mutex};
+///
+/// struct Handles {
+///     ids: IdPool,
+///     count: usize,
+/// }
+///
+/// kernel::stack_pin_init!(let handles = new_mutex!(Handles { ids: IdPool::new(), count: 0 }));
+/// let mut guard = handles.lock();
+/// for expected in 1..200 {
+///     let id = alloc_id_locked(&mut guard, |h| &mut h.ids, 1, GFP_KERNEL)?;
+///     assert_eq!(id, expected);
+///     guard.count += 1;
+/// }
+/// assert_eq!(guard.ids.capacity(), 256);
+/// assert_eq!(alloc_id_locked(&mut guard, |h| &mut h.ids, 1000, GFP_KERNEL), Ok(1000));
+/// for id in 1..200 {
+///     release_id_locked(&mut guard, |h| &mut h.ids, id, GFP_KERNEL)?;
+/// }
+/// assert_eq!(guard.ids.capacity(), 1024);
+/// release_id_locked(&mut guard, |h| &mut h.ids, 1000, GFP_KERNEL)?;
+/// assert_eq!(guard.ids.capacity(), 64);
+/// # assert_eq!(guard.count, 199);
+/// # assert!(guard.ids.is_inline());
+/// # Ok::<(), Error>(())
+/// ```
+///
+/// At the maximum capacity:
+///
+/// ```
+/// use kernel::id_pool::{alloc_id_locked, IdPool};
+/// use kernel::sync::new_spinlock;
+///
+/// kernel::stack_pin_init!(let ids = new_spinlock!(IdPool::<1>::with_max(100)));
+/// let mut guard = ids.lock();
+/// assert_eq!(alloc_id_locked(&mut guard, |ids| ids, 99, GFP_KERNEL), Ok(99));
+/// assert_eq!(alloc_id_locked(&mut guard, |ids| ids, 99, GFP_KERNEL), Err(ENOSPC));
+/// assert_eq!(alloc_id_locked(&mut guard, |ids| ids, 100, GFP_KERNEL), Err(ENOSPC));
+/// assert_eq!(alloc_id_locked(&mut guard, |ids| ids, usize::MAX, GFP_KERNEL), Err(ENOSPC));
+/// assert_eq!(alloc_id_locked(&mut guard, |ids| ids, 0, GFP_KERNEL), Ok(0));
+/// # assert_eq!(guard.used(), 2);
+/// # assert!(guard.is_consistent());
+/// ```
+pub fn alloc_id_locked<T: ?Sized, B: Backend, const INLINE_WORDS: usize>(
+    guard: &mut Guard<'_, T, B>,
+    pool: impl Fn(&mut T) -> &mut IdPool<INLINE_WORDS>,
+    start: usize,
+    flags: Flags,
+) -> Result<usize> {
+    if start >= pool(&mut **guard).max_capacity() {
+        return Err(ENOSPC);
+    }
+    // The previous bitmaps of the pool after a grow, or a stale resizer.
+    let mut leftover = None;
+    let result = loop {
+        let ids = pool(&mut **guard);
+        if let Some(unused) = ids.find_unused_id(start) {
+            break Ok(unused.acquire());
+        }
+        let Some(request) = ids.grow_request() else {
+            break Err(ENOSPC);
+        };
+        let resizer = guard.do_unlocked(|| {
+            drop(leftover.take());
+            request.realloc(flags)
+        });
+        match resizer {
+            Ok(mut resizer) => {
+                // Another thread may have grown the pool in the meantime; then this does
+                // nothing, and the search starts again in the larger pool.
+                pool(&mut **guard).grow(&mut resizer);
+                leftover = Some(resizer);
+            }
+            Err(AllocError) => break Err(ENOMEM),
+        }
+    };
+    drop_unlocked(guard, leftover);
+    result
+}
+
+/// Releases id `id` of a pool protected by a lock, and shrinks the pool if it should.
+///
+/// `pool` returns the pool from the data protected by the lock of `guard`. If the pool should
+/// shrink, this releases the lock while allocating with `flags`, then takes it again. As
+/// shrinking is optional, it is not done if the allocation fails.
+///
+/// Returns [`EINVAL`] if `id` is not in use; the pool is then unchanged.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{alloc_id_locked, release_id_locked, IdPool};
+/// use kernel::sync::new_spinlock;
+///
+/// kernel::stack_pin_init!(let ids = new_spinlock!(IdPool::<1>::new()));
+/// let mut guard = ids.lock();
+/// let id = alloc_id_locked(&mut guard, |ids| ids, 300, GFP_KERNEL)?;
+/// assert_eq!(guard.capacity(), 512);
+/// release_id_locked(&mut guard, |ids| ids, id, GFP_KERNEL)?;
+/// assert_eq!(guard.capacity(), 64);
+/// assert_eq!(release_id_locked(&mut guard, |ids| ids, id, GFP_KERNEL), Err(EINVAL));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn release_id_locked<T: ?Sized, B: Backend, const INLINE_WORDS: usize>(
+    guard: &mut Guard<'_, T, B>,
+    pool: impl Fn(&mut T) -> &mut IdPool<INLINE_WORDS>,
+    id: usize,
+    flags: Flags,
+) -> Result {
+    let ids = pool(&mut **guard);
+    ids.release_id(id)?;
+    let Some(request) = ids.shrink_request() else {
+        return Ok(());
+    };
+    if let Ok(mut resizer) = guard.do_unlocked(|| request.realloc(flags)) {
+        // Another thread may have resized the pool or acquired ids in the meantime; then this
+        // does nothing.
+        pool(&mut **guard).shrink(&mut resizer);
+        drop_unlocked(guard, Some(resizer));
+    }
+    Ok(())
+}
