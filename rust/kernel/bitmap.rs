@@ -1431,6 +1431,12 @@ enum Storage<const INLINE_WORDS: usize> {
 /// The bits are accessed through views: [`view`](OwnedBitmap::view) for reads, searches and
 /// atomic operations, and [`view_mut`](OwnedBitmap::view_mut) for non-atomic modifications.
 ///
+/// Dropping a bitmap that is not inline (see [`is_inline`](OwnedBitmap::is_inline)) frees its
+/// memory with `kvfree()`, which may sleep when the memory came from `vmalloc()`, as
+/// `kvmalloc()` falls back to it for large sizes. Such a bitmap must therefore not be dropped in
+/// atomic context, e.g. while holding a [`SpinLock`](crate::sync::SpinLock): move it out and drop
+/// it after releasing the lock. Dropping an inline bitmap never sleeps.
+///
 /// # Invariants
 ///
 /// - If `storage` is `Storage::Inline`, then `bits_to_longs(nbits) <= INLINE_WORDS`.
@@ -1518,19 +1524,65 @@ impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new(nbits: usize, flags: Flags) -> Result<Self, AllocError> {
+        if let Some(map) = Self::new_inline(nbits) {
+            return Ok(map);
+        }
         let nwords = bits_to_longs(nbits);
-        let storage = if nwords <= INLINE_WORDS {
-            Storage::Inline(core::array::from_fn(|_| AtomicUsize::new(0)))
-        } else {
-            let mut words = KVVec::with_capacity(nwords, flags)?;
-            for _ in 0..nwords {
-                words.push(AtomicUsize::new(0), flags)?;
-            }
-            Storage::Heap(words)
-        };
-        // INVARIANT: The inline storage is used only if `nwords <= INLINE_WORDS`; the vector has
-        // `nwords` elements.
-        Ok(Self { storage, nbits })
+        let mut words = KVVec::with_capacity(nwords, flags)?;
+        for _ in 0..nwords {
+            words.push(AtomicUsize::new(0), flags)?;
+        }
+        // INVARIANT: The vector has `nwords` elements.
+        Ok(Self {
+            storage: Storage::Heap(words),
+            nbits,
+        })
+    }
+
+    /// Creates an inline bitmap of `nbits` bits, all zero, without allocating.
+    ///
+    /// Returns [`None`] if `nbits` is larger than [`INLINE_BITS`](OwnedBitmap::INLINE_BITS).
+    /// Unlike [`new`](OwnedBitmap::new), it cannot fail otherwise, so it suits infallible
+    /// constructors and atomic context. A length of zero is valid.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::OwnedBitmap;
+    ///
+    /// type Map = OwnedBitmap<2>;
+    ///
+    /// let full = Map::new_inline(Map::INLINE_BITS).ok_or(ENOMEM)?;
+    /// assert!(full.is_inline());
+    /// assert_eq!(full.len(), Map::INLINE_BITS);
+    /// assert_eq!(full.view().weight(), 0);
+    /// assert_eq!(full.view().first_zero_bit(), Some(0));
+    ///
+    /// assert!(Map::new_inline(Map::INLINE_BITS + 1).is_none());
+    ///
+    /// let empty = Map::new_inline(0).ok_or(ENOMEM)?;
+    /// assert!(empty.is_inline());
+    /// assert!(empty.is_empty());
+    /// assert_eq!(empty.view().first_zero_bit(), None);
+    ///
+    /// let mut small = OwnedBitmap::<1>::new_inline(10).ok_or(ENOMEM)?;
+    /// small.view_mut().set_bit(9)?;
+    /// assert_eq!(small.view().last_set_bit(), Some(9));
+    /// assert_eq!(small.view().set_bit_atomic(10), Err(ERANGE));
+    /// # assert!(OwnedBitmap::<1>::new_inline(usize::MAX).is_none());
+    /// # assert!(OwnedBitmap::<0>::new_inline(0).is_some_and(|map| map.is_inline()));
+    /// # assert!(OwnedBitmap::<0>::new_inline(1).is_none());
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn new_inline(nbits: usize) -> Option<Self> {
+        if bits_to_longs(nbits) > INLINE_WORDS {
+            return None;
+        }
+        // INVARIANT: `bits_to_longs(nbits) <= INLINE_WORDS`.
+        Some(Self {
+            storage: Storage::Inline(core::array::from_fn(|_| AtomicUsize::new(0))),
+            nbits,
+        })
     }
 
     /// Creates a copy of this bitmap with a length of `nbits` bits.
@@ -1659,6 +1711,29 @@ impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
         // INVARIANT: `self` is mutably borrowed, so its words are only used through the new view
         // while it exists.
         BitmapMut { inner: self.view() }
+    }
+}
+
+/// Creates an empty inline bitmap, of length zero.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::bitmap::OwnedBitmap;
+///
+/// let map: OwnedBitmap<2> = OwnedBitmap::default();
+/// assert!(map.is_empty());
+/// assert!(map.is_inline());
+/// assert_eq!(OwnedBitmap::<1>::new_inline(3).unwrap_or_default().len(), 3);
+/// assert_eq!(OwnedBitmap::<1>::new_inline(65_536).unwrap_or_default().len(), 0);
+/// ```
+impl<const INLINE_WORDS: usize> Default for OwnedBitmap<INLINE_WORDS> {
+    fn default() -> Self {
+        // INVARIANT: `bits_to_longs(0) == 0 <= INLINE_WORDS`.
+        Self {
+            storage: Storage::Inline(core::array::from_fn(|_| AtomicUsize::new(0))),
+            nbits: 0,
+        }
     }
 }
 

@@ -124,25 +124,19 @@
 
 use crate::{
     alloc::{AllocError, Flags},
-    bitmap::{bits_to_longs, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    bitmap::{bits_to_longs, BitmapRef, OwnedBitmap, BITS_PER_LONG},
     error::{
         code::{EINVAL, ENOMEM, ENOSPC},
         Result,
     },
-    ffi::c_ulong,
     sync::lock::{Backend, Guard},
 };
 use core::{
     cmp::{max, min},
     fmt,
     marker::PhantomData,
-    mem::{align_of, size_of, swap},
-    sync::atomic::AtomicUsize,
+    mem::swap,
 };
-
-// The inline words are viewed as C `unsigned long` words.
-crate::static_assert!(size_of::<AtomicUsize>() == size_of::<c_ulong>());
-crate::static_assert!(align_of::<AtomicUsize>() == align_of::<c_ulong>());
 
 /// The largest capacity of a pool, and its default maximum.
 ///
@@ -256,74 +250,15 @@ impl Layout {
     }
 }
 
-/// The words of one bitmap of a pool: inline in the pool, or in an [`OwnedBitmap`].
+/// Creates an inline bitmap of up to `nbits` zero bits, fewer if they do not fit.
 ///
-/// The inline variant exists because [`OwnedBitmap::new`] is fallible even when it does not
-/// allocate, whereas [`IdPool::new`] is not.
-///
-/// # Invariants
-///
-/// For the inline variant, `nbits <= INLINE_WORDS * BITS_PER_LONG`.
-enum Words<const INLINE_WORDS: usize> {
-    Inline {
-        words: [AtomicUsize; INLINE_WORDS],
-        nbits: usize,
-    },
-    Owned(OwnedBitmap<INLINE_WORDS>),
-}
-
-impl<const INLINE_WORDS: usize> Words<INLINE_WORDS> {
-    /// Creates an inline bitmap of up to `nbits` zero bits, fewer if they do not fit.
-    fn new_inline(nbits: usize) -> Self {
-        // INVARIANT: `nbits` is clamped to the inline capacity.
-        Self::Inline {
-            words: core::array::from_fn(|_| AtomicUsize::new(0)),
-            nbits: min(nbits, INLINE_WORDS.saturating_mul(BITS_PER_LONG)),
-        }
-    }
-
-    /// Returns whether the bitmap holds no allocated memory.
-    fn is_inline(&self) -> bool {
-        match self {
-            Self::Inline { .. } => true,
-            Self::Owned(map) => map.is_inline(),
-        }
-    }
-
-    /// Returns a shared view of the bitmap.
-    fn view(&self) -> BitmapRef<'_> {
-        match self {
-            Self::Inline { words, nbits } => {
-                // SAFETY: The pointer to the array `words` is non-null, and the array has
-                // `INLINE_WORDS` `AtomicUsize`, which have the size and alignment of
-                // `unsigned long` (checked by `static_assert!`s above), with
-                // `bits_to_longs(*nbits) <= INLINE_WORDS` by the type invariant. The array is
-                // borrowed for the lifetime of the view, so it is not freed, and it may be
-                // written through a pointer derived from a shared reference since `AtomicUsize`
-                // has interior mutability. Other accesses during that lifetime are through
-                // views from `&self`, whose accesses are reads and atomic operations, as
-                // `view_mut` needs `&mut self`.
-                unsafe { BitmapRef::from_raw(words.as_ptr().cast_mut().cast::<c_ulong>(), *nbits) }
-            }
-            Self::Owned(map) => map.view(),
-        }
-    }
-
-    /// Returns an exclusive view of the bitmap.
-    fn view_mut(&mut self) -> BitmapMut<'_> {
-        match self {
-            Self::Inline { words, nbits } => {
-                // SAFETY: The pointer to the array `words` is non-null, and the array has
-                // `INLINE_WORDS` `AtomicUsize`, which have the size and alignment of
-                // `unsigned long` (checked by `static_assert!`s above), with
-                // `bits_to_longs(*nbits) <= INLINE_WORDS` by the type invariant. The array is
-                // mutably borrowed for the lifetime of the view, so nothing else accesses it and
-                // it is not freed during that lifetime.
-                unsafe { BitmapMut::from_raw(words.as_mut_ptr().cast::<c_ulong>(), *nbits) }
-            }
-            Self::Owned(map) => map.view_mut(),
-        }
-    }
+/// The bitmaps of a pool at its initial capacity always fit, so [`IdPool::with_max`] needs no
+/// allocation and cannot fail.
+fn new_inline<const INLINE_WORDS: usize>(nbits: usize) -> OwnedBitmap<INLINE_WORDS> {
+    let nbits = min(nbits, OwnedBitmap::<INLINE_WORDS>::INLINE_BITS);
+    // `new_inline` returns `None` only for lengths past `INLINE_BITS`, so the default (an empty
+    // inline bitmap) is never used.
+    OwnedBitmap::new_inline(nbits).unwrap_or_default()
 }
 
 /// Returns the number of set bits of `map` from bit `start` to bit `end` excluded.
@@ -669,8 +604,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct IdPool<const INLINE_WORDS: usize = 1> {
-    ids: Words<INLINE_WORDS>,
-    summary: Words<INLINE_WORDS>,
+    ids: OwnedBitmap<INLINE_WORDS>,
+    summary: OwnedBitmap<INLINE_WORDS>,
     layout: Layout,
     max: usize,
     used: usize,
@@ -752,8 +687,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         let max = min(max, MAX_CAPACITY);
         let layout = Layout::new(min(Self::INLINE_CAPACITY, max));
         let mut pool = Self {
-            ids: Words::new_inline(layout.ids_bits()),
-            summary: Words::new_inline(layout.summary_bits()),
+            ids: new_inline(layout.ids_bits()),
+            summary: new_inline(layout.summary_bits()),
             layout,
             max,
             used: 0,
@@ -1489,8 +1424,8 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
         Ok(PoolResizer {
             request: self,
             layout,
-            ids: Words::Owned(ids),
-            summary: Words::Owned(summary),
+            ids,
+            summary,
             spent: false,
         })
     }
@@ -1530,8 +1465,8 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
 pub struct PoolResizer<const INLINE_WORDS: usize = 1> {
     request: ResizeRequest<INLINE_WORDS>,
     layout: Layout,
-    ids: Words<INLINE_WORDS>,
-    summary: Words<INLINE_WORDS>,
+    ids: OwnedBitmap<INLINE_WORDS>,
+    summary: OwnedBitmap<INLINE_WORDS>,
     spent: bool,
 }
 
