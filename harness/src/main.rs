@@ -135,14 +135,17 @@ impl Workbench {
     }
 
     /// The sample modules of this build, from kbuild's `modules.order` (a `.ko` left over from an
-    /// earlier configuration is not in it).
-    fn modules(&self, profile: Profile) -> Vec<PathBuf> {
+    /// earlier configuration is not in it): the benchmarks (`*_bench`) for `benchmarks`, the
+    /// others otherwise.
+    fn modules(&self, profile: Profile, benchmarks: bool) -> Vec<PathBuf> {
         let dir = self.layout.build_dir(profile);
         let order = fs::read_to_string(dir.join("modules.order")).unwrap_or_default();
         order
             .lines()
+            .map(str::trim)
             .filter(|m| m.starts_with("samples/rust/"))
-            .map(|m| dir.join(m.trim()).with_extension("ko"))
+            .filter(|m| m.ends_with("_bench.o") == benchmarks)
+            .map(|m| dir.join(m).with_extension("ko"))
             .collect()
     }
 
@@ -155,11 +158,11 @@ impl Workbench {
     ) -> Result<boot::VmRun, String> {
         let contents = match mode {
             boot::Mode::Bench => boot::Contents {
-                modules: self.modules(profile),
+                modules: self.modules(profile, true),
                 tests: Vec::new(),
             },
             boot::Mode::Test | boot::Mode::Run => boot::Contents {
-                modules: self.modules(profile),
+                modules: self.modules(profile, false),
                 tests: build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?,
             },
         };
