@@ -104,11 +104,13 @@ pub const BITS_PER_LONG: usize = usize::BITS as usize;
 /// assert_eq!(bits_to_longs(BITS_PER_LONG + 1), 2);
 /// assert_eq!(bits_to_longs(usize::MAX), usize::MAX / BITS_PER_LONG + 1);
 /// ```
+#[inline]
 pub const fn bits_to_longs(nbits: usize) -> usize {
     nbits.div_ceil(BITS_PER_LONG)
 }
 
 /// Returns the mask of the bits of the last word of an `nbits`-bit bitmap that are inside it.
+#[inline]
 const fn last_word_mask(nbits: usize) -> usize {
     match nbits % BITS_PER_LONG {
         0 => usize::MAX,
@@ -117,6 +119,7 @@ const fn last_word_mask(nbits: usize) -> usize {
 }
 
 /// Returns the index of the most significant set bit of `word`, which must not be zero.
+#[inline]
 fn msb(word: usize) -> usize {
     BITS_PER_LONG - 1 - word.leading_zeros() as usize
 }
@@ -217,6 +220,7 @@ impl<'a> BitmapRef<'a> {
     /// assert!(empty.is_empty());
     /// assert_eq!(empty.first_set_bit(), None);
     /// ```
+    #[inline]
     pub unsafe fn from_raw(ptr: *mut c_ulong, nbits: usize) -> Self {
         let words = if nbits == 0 {
             &[]
@@ -288,6 +292,7 @@ impl<'a> BitmapRef<'a> {
     /// assert_eq!(found, 33);
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn as_ptr(&self) -> *const c_ulong {
         self.words.as_ptr().cast()
     }
@@ -347,6 +352,7 @@ impl<'a> BitmapRef<'a> {
     /// assert_eq!(map.view().word(2), None);
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn word(&self, index: usize) -> Option<usize> {
         let value = self.words.get(index)?.load(Ordering::Relaxed);
         if index + 1 == self.words.len() {
@@ -516,6 +522,7 @@ impl<'a> BitmapRef<'a> {
     /// assert_eq!(map.view().first_set_bit(), Some(12));
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn first_set_bit(&self) -> Option<usize> {
         self.next_set_bit(0)
     }
@@ -534,6 +541,7 @@ impl<'a> BitmapRef<'a> {
     /// assert_eq!(map.view().first_zero_bit(), None);
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn first_zero_bit(&self) -> Option<usize> {
         self.next_zero_bit(0)
     }
@@ -927,6 +935,7 @@ impl<'a> BitmapMut<'a> {
     /// }
     /// assert_eq!(words[0], 0x3ff);
     /// ```
+    #[inline]
     pub unsafe fn from_raw(ptr: *mut c_ulong, nbits: usize) -> Self {
         // INVARIANT: By the safety requirements, nobody else accesses the words during `'a`.
         Self {
@@ -976,6 +985,7 @@ impl<'a> BitmapMut<'a> {
     /// assert_eq!(map.view().weight(), 2);
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn reborrow(&mut self) -> BitmapMut<'_> {
         // INVARIANT: `self` is mutably borrowed, hence unused, while the new view exists.
         BitmapMut { inner: self.inner }
@@ -998,6 +1008,7 @@ impl<'a> BitmapMut<'a> {
     /// assert_eq!(map.view().first_set_bit(), Some(17));
     /// # Ok::<(), Error>(())
     /// ```
+    #[inline]
     pub fn as_mut_ptr(&mut self) -> *mut c_ulong {
         self.inner.words.as_ptr().cast_mut().cast()
     }

@@ -124,7 +124,7 @@
 
 use crate::{
     alloc::{AllocError, Flags},
-    bitmap::{bits_to_longs, BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    bitmap::{bits_to_longs, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
     error::{
         code::{EINVAL, ENOMEM, ENOSPC},
         Result,
@@ -247,6 +247,66 @@ impl Layout {
     /// Returns the length in bits of the bitmap of the summary levels.
     fn summary_bits(&self) -> usize {
         self.words.iter().skip(1).sum::<usize>() * BITS_PER_LONG
+    }
+}
+
+/// Read access to the levels of a pool: views of its two bitmaps and its layout.
+///
+/// The views are taken once per operation, so that each word access is a plain load.
+#[derive(Clone, Copy)]
+struct Levels<'a> {
+    ids: BitmapRef<'a>,
+    summary: BitmapRef<'a>,
+    layout: &'a Layout,
+}
+
+impl Levels<'_> {
+    /// Returns word `index` of level `level`, with every bit set if there is no such word.
+    #[inline]
+    fn word(&self, level: usize, index: usize) -> usize {
+        let word = if level == 0 {
+            self.ids.word(index)
+        } else if index < self.layout.words(level) {
+            self.summary.word(self.layout.start(level) + index)
+        } else {
+            None
+        };
+        word.unwrap_or(usize::MAX)
+    }
+}
+
+/// Write access to the levels of a pool: exclusive views of its two bitmaps and its layout.
+struct LevelsMut<'a> {
+    ids: BitmapMut<'a>,
+    summary: BitmapMut<'a>,
+    layout: &'a Layout,
+}
+
+impl LevelsMut<'_> {
+    /// Sets bit `bit` of level `level` to `value` and returns the word that held it, before the
+    /// change.
+    ///
+    /// The bit must be inside the level, which it is by the type invariants when the callers
+    /// call it; were it not, the bitmaps would be left unchanged and every bit of the returned
+    /// word would be set.
+    #[inline]
+    fn assign(&mut self, level: usize, bit: usize, value: bool) -> usize {
+        let index = bit / BITS_PER_LONG;
+        let (map, pos) = if level == 0 {
+            (&mut self.ids, bit)
+        } else if index < self.layout.words(level) {
+            let first = self.layout.start(level);
+            (&mut self.summary, first * BITS_PER_LONG + bit)
+        } else {
+            return usize::MAX;
+        };
+        let Some(old) = map.view().word(pos / BITS_PER_LONG) else {
+            return usize::MAX;
+        };
+        // Ignoring the result is fine: the lengths of both bitmaps are multiples of
+        // `BITS_PER_LONG`, so `pos` is in range as its word exists.
+        map.assign_bit(pos, value).ok();
+        old
     }
 }
 
@@ -796,37 +856,31 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         self.ids.is_inline() && self.summary.is_inline()
     }
 
-    /// Returns word `index` of level `level`, with every bit set if there is no such word.
+    /// Returns read access to the levels, through views taken once for a whole operation.
     #[inline]
-    fn word(&self, level: usize, index: usize) -> usize {
-        let word = if level == 0 {
-            self.ids.view().word(index)
-        } else if index < self.layout.words(level) {
-            self.summary.view().word(self.layout.start(level) + index)
-        } else {
-            None
-        };
-        word.unwrap_or(usize::MAX)
+    fn levels(&self) -> Levels<'_> {
+        Levels {
+            ids: self.ids.view(),
+            summary: self.summary.view(),
+            layout: &self.layout,
+        }
     }
 
-    /// Sets bit `bit` of level `level` to `value`.
-    ///
-    /// The bit must be inside the level, which it is by the type invariants when the callers
-    /// call it; were it not, the bitmaps would be left unchanged.
+    /// Returns write access to the levels, through views taken once for a whole operation.
     #[inline]
-    fn assign(&mut self, level: usize, bit: usize, value: bool) {
-        // Ignoring the result is fine: a bit out of range is rejected without any change.
-        if level == 0 {
-            self.ids.view_mut().assign_bit(bit, value).ok();
-        } else if bit < self.layout.words(level) * BITS_PER_LONG {
-            let base = self.layout.start(level) * BITS_PER_LONG;
-            self.summary.view_mut().assign_bit(base + bit, value).ok();
+    fn levels_mut(&mut self) -> LevelsMut<'_> {
+        LevelsMut {
+            ids: self.ids.view_mut(),
+            summary: self.summary.view_mut(),
+            layout: &self.layout,
         }
     }
 
     /// Returns the lowest unused id at or after `start`, if any below the capacity.
     fn find(&self, start: usize) -> Option<usize> {
-        if start >= self.layout.capacity {
+        let levels = self.levels();
+        let layout = levels.layout;
+        if start >= layout.capacity {
             return None;
         }
         // Go up until a level has a non-full word at or after the position of `start`. At level
@@ -837,11 +891,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         let (mut index, mut word) = loop {
             let index = pos / BITS_PER_LONG;
             // The bits below `pos` count as set.
-            let word = self.word(level, index) | !(usize::MAX << (pos % BITS_PER_LONG));
+            let word = levels.word(level, index) | !(usize::MAX << (pos % BITS_PER_LONG));
             if word != usize::MAX {
                 break (index, word);
             }
-            if level >= self.layout.depth {
+            if level >= layout.depth {
                 return None;
             }
             level += 1;
@@ -851,11 +905,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         loop {
             let bit = index * BITS_PER_LONG + word.trailing_ones() as usize;
             if level == 0 {
-                return (bit < self.layout.capacity).then_some(bit);
+                return (bit < layout.capacity).then_some(bit);
             }
             level -= 1;
             index = bit;
-            word = self.word(level, index);
+            word = levels.word(level, index);
             if word == usize::MAX {
                 // Unreachable by the type invariants.
                 return None;
@@ -865,19 +919,19 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Marks the unused id `id`, which is below the capacity, as in use.
     fn mark_used(&mut self, id: usize) {
+        let mut levels = self.levels_mut();
+        let depth = levels.layout.depth;
         let mut level = 0;
         let mut bit = id;
         loop {
-            let index = bit / BITS_PER_LONG;
-            let old = self.word(level, index);
-            self.assign(level, bit, true);
+            let old = levels.assign(level, bit, true);
             let new = old | (1 << (bit % BITS_PER_LONG));
             // Cascade only if the word has just become full.
-            if new != usize::MAX || old == usize::MAX || level >= self.layout.depth {
+            if new != usize::MAX || old == usize::MAX || level >= depth {
                 break;
             }
             level += 1;
-            bit = index;
+            bit /= BITS_PER_LONG;
         }
         // INVARIANT: One more id is in use, counted in `high` if it is high.
         self.used += 1;
@@ -941,23 +995,29 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release_id(&mut self, id: usize) -> Result {
-        if id >= self.layout.capacity
-            || self.word(0, id / BITS_PER_LONG) & (1 << (id % BITS_PER_LONG)) == 0
-        {
+        if id >= self.layout.capacity {
             return Err(EINVAL);
         }
+        let mut levels = self.levels_mut();
+        let depth = levels.layout.depth;
+        // Level 0 is read once, both to check that `id` is in use and to know whether to cascade.
+        let Some(old) = levels.ids.view().word(id / BITS_PER_LONG) else {
+            // Unreachable by the type invariants, as `id` is below the capacity.
+            return Err(EINVAL);
+        };
+        if old & (1 << (id % BITS_PER_LONG)) == 0 {
+            return Err(EINVAL);
+        }
+        // Ignoring the result is fine: `id` is below the capacity, hence in range.
+        levels.ids.clear_bit(id).ok();
+        // Cascade only while the word was full.
+        let mut full = old == usize::MAX;
         let mut level = 0;
         let mut bit = id;
-        loop {
-            let index = bit / BITS_PER_LONG;
-            let old = self.word(level, index);
-            self.assign(level, bit, false);
-            // Cascade only if the word was full.
-            if old != usize::MAX || level >= self.layout.depth {
-                break;
-            }
+        while full && level < depth {
             level += 1;
-            bit = index;
+            bit /= BITS_PER_LONG;
+            full = levels.assign(level, bit, false) == usize::MAX;
         }
         // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
         self.used -= 1;
@@ -1221,11 +1281,12 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         {
             return false;
         }
+        let levels = self.levels();
         for level in 1..=layout.depth {
             let below = layout.words(level - 1);
             for bit in 0..layout.words(level) * BITS_PER_LONG {
-                let expected = bit >= below || self.word(level - 1, bit) == usize::MAX;
-                let word = self.word(level, bit / BITS_PER_LONG);
+                let expected = bit >= below || levels.word(level - 1, bit) == usize::MAX;
+                let word = levels.word(level, bit / BITS_PER_LONG);
                 if (word >> (bit % BITS_PER_LONG)) & 1 != usize::from(expected) {
                     return false;
                 }
