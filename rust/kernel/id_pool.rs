@@ -355,6 +355,10 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///   `k - 1` or word `j` of level `k - 1` is full (all ones).
 /// - `used` is the number of ids in use, and `high` the number of those at or above
 ///   `layout.capacity / 4`.
+/// - `full_from <= lowest_free <= layout.capacity`, and every id from `full_from` to
+///   `lowest_free` excluded is in use. This run of ids in use is only a hint for the search
+///   (with `full_from == 0`, every id below `lowest_free` is in use); the summary levels bound
+///   the search without it.
 ///
 /// # Examples
 ///
@@ -670,6 +674,8 @@ pub struct IdPool<const INLINE_WORDS: usize = 1> {
     max: usize,
     used: usize,
     high: usize,
+    full_from: usize,
+    lowest_free: usize,
 }
 
 impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
@@ -753,6 +759,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             max,
             used: 0,
             high: 0,
+            full_from: 0,
+            lowest_free: 0,
         };
         // INVARIANT: There are `bits_to_longs(capacity) <= INLINE_WORDS` words of ids. A summary
         // level has at most half as many words as the level below it, so there are fewer
@@ -919,6 +927,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Marks the unused id `id`, which is below the capacity, as in use.
     fn mark_used(&mut self, id: usize) {
+        let mut lowest_free = self.lowest_free;
         let mut levels = self.levels_mut();
         let depth = levels.layout.depth;
         let mut level = 0;
@@ -926,6 +935,12 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         loop {
             let old = levels.assign(level, bit, true);
             let new = old | (1 << (bit % BITS_PER_LONG));
+            if level == 0 && id == lowest_free {
+                // The run of ids in use goes on with `id` and the ids after it in its word that
+                // are in use (or past the capacity).
+                let after = new | !(usize::MAX << (id % BITS_PER_LONG));
+                lowest_free = (id - id % BITS_PER_LONG) + after.trailing_ones() as usize;
+            }
             // Cascade only if the word has just become full.
             if new != usize::MAX || old == usize::MAX || level >= depth {
                 break;
@@ -933,7 +948,10 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             level += 1;
             bit /= BITS_PER_LONG;
         }
-        // INVARIANT: One more id is in use, counted in `high` if it is high.
+        // INVARIANT: One more id is in use, counted in `high` if it is high. If `id` was
+        // `lowest_free`, the run of ids in use now ends at the next unused id of its word, or at
+        // the capacity.
+        self.lowest_free = min(lowest_free, self.layout.capacity);
         self.used += 1;
         if id >= self.layout.capacity / 4 {
             self.high += 1;
@@ -965,10 +983,45 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(1));
     /// assert_eq!(pool.find_unused_id(2).map(|id| id.as_usize()), Some(4));
     /// assert!(pool.find_unused_id(usize::MAX).is_none());
+    /// # // The pool remembers a run of ids in use to skip it: check that releases inside it,
+    /// # // and searches below, inside and past it, see every unused id.
+    /// # let mut pool = IdPool::<2>::new();
+    /// # for expected in 5..100 {
+    /// #     assert_eq!(pool.find_unused_id(5).ok_or(ENOSPC)?.acquire(), expected);
+    /// # }
+    /// # assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(0));
+    /// # assert_eq!(pool.find_unused_id(7).map(|id| id.as_usize()), Some(100));
+    /// # pool.release_id(50)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(pool.find_unused_id(5).map(|id| id.as_usize()), Some(50));
+    /// # assert_eq!(pool.find_unused_id(60).map(|id| id.as_usize()), Some(100));
+    /// # pool.release_id(20)?;
+    /// # assert_eq!(pool.find_unused_id(30).map(|id| id.as_usize()), Some(50));
+    /// # assert_eq!(pool.find_unused_id(6).map(|id| id.as_usize()), Some(20));
+    /// # assert_eq!(pool.find_unused_id(6).ok_or(ENOSPC)?.acquire(), 20);
+    /// # assert_eq!(pool.find_unused_id(5).map(|id| id.as_usize()), Some(50));
+    /// # assert_eq!(pool.find_unused_id(1).ok_or(ENOSPC)?.acquire(), 1);
+    /// # assert_eq!(pool.find_unused_id(1).map(|id| id.as_usize()), Some(2));
+    /// # assert!(pool.is_consistent());
     /// # Ok::<(), Error>(())
     /// ```
     pub fn find_unused_id(&mut self, start: usize) -> Option<UnusedId<'_, INLINE_WORDS>> {
-        let id = self.find(start)?;
+        // The ids from `full_from` to `lowest_free` are in use: if `start` is among them or
+        // just after them, search from `lowest_free`, and the run extends to the id found.
+        let (from, search) = if (self.full_from..=self.lowest_free).contains(&start) {
+            (self.full_from, self.lowest_free)
+        } else {
+            (start, start)
+        };
+        let found = self.find(search);
+        if from < self.layout.capacity {
+            // INVARIANT: Every id from `from` to the one found (or to the capacity) is in use:
+            // those below `lowest_free` by the type invariants, the others as `find` skipped
+            // them. The id found is below the capacity.
+            self.full_from = from;
+            self.lowest_free = found.unwrap_or(self.layout.capacity);
+        }
+        let id = found?;
         // INVARIANT: `find` returns an unused id below the capacity.
         Some(UnusedId { pool: self, id })
     }
@@ -1019,7 +1072,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             bit /= BITS_PER_LONG;
             full = levels.assign(level, bit, false) == usize::MAX;
         }
-        // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
+        // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use. If
+        // `id` was in the run of ids in use, the run now ends at `id`.
+        if (self.full_from..self.lowest_free).contains(&id) {
+            self.lowest_free = id;
+        }
         self.used -= 1;
         if id >= self.layout.capacity / 4 {
             self.high -= 1;
@@ -1148,6 +1205,10 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // maximum, as checked by the callers.
         self.layout = new;
         self.high = high;
+        // INVARIANT: The same ids are in use: the run of ids in use, cut at the new capacity, is
+        // still in use.
+        self.full_from = min(self.full_from, new.capacity);
+        self.lowest_free = min(self.lowest_free, new.capacity);
         // INVARIANT: The resizer holds the previous bitmaps of the pool now: it is spent.
         resizer.spent = true;
     }
@@ -1278,6 +1339,10 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             || ids.next_zero_bit(capacity).is_some()
             || count_range(ids, 0, capacity) != self.used
             || count_range(ids, capacity / 4, capacity) != self.high
+            || self.full_from > self.lowest_free
+            || self.lowest_free > capacity
+            || count_range(ids, self.full_from, self.lowest_free)
+                != self.lowest_free - self.full_from
         {
             return false;
         }
