@@ -68,11 +68,7 @@ pub fn judge(log: &str, expected: &[(String, usize)], tally: &mut Tally) {
     }
     let mut names = Vec::new();
     for doc in &docs {
-        let counts = doc.counts();
-        tally.passed += counts.passed;
-        tally.failed += counts.failed;
-        tally.problems.extend(doc.failures());
-        tally.problems.extend(doc.problems.iter().cloned());
+        tally.add_ktap(doc);
         leaf_names(&doc.tests, &mut names);
     }
     for (prefix, want) in expected {

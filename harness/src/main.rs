@@ -192,11 +192,7 @@ impl Workbench {
             ));
         }
         for doc in &docs {
-            let counts = doc.counts();
-            tally.passed += counts.passed;
-            tally.failed += counts.failed;
-            tally.problems.extend(doc.failures());
-            tally.problems.extend(doc.problems.iter().cloned());
+            tally.add_ktap(doc);
         }
         // The boot also re-ran the KUnit tests, so the final leak scan covers them too.
         let rerun = parse::ktap::parse(&vm.console);

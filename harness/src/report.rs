@@ -52,6 +52,15 @@ impl Tally {
         }
     }
 
+    /// Records the results of a KTAP document: its leaf counts, failures and problems.
+    pub fn add_ktap(&mut self, doc: &crate::parse::ktap::Document) {
+        let counts = doc.counts();
+        self.passed += counts.passed;
+        self.failed += counts.failed;
+        self.problems.extend(doc.failures());
+        self.problems.extend(doc.problems.iter().cloned());
+    }
+
     /// Records a failure that is not a test of its own (e.g. a kernel report during a test).
     pub fn fail(&mut self, what: impl Into<String>) {
         self.check(false, what);
