@@ -2,10 +2,12 @@
 
 mod binder;
 mod ktap;
+mod misc;
 
 fn main() {
-    let mut ktap = ktap::Ktap::new(binder::TESTS.len());
-    for (name, test) in binder::TESTS {
+    let suites: [&[(&str, binder::Test)]; 2] = [binder::TESTS, misc::TESTS];
+    let mut ktap = ktap::Ktap::new(suites.iter().map(|s| s.len()).sum());
+    for (name, test) in suites.into_iter().flatten() {
         ktap.result(name, test());
     }
     std::process::exit(ktap.exit_code());
