@@ -1,6 +1,7 @@
 //! Userspace checks run by the test VM's `/init`, reported as KTAP.
 
 mod binder;
+mod fd;
 mod ktap;
 mod misc;
 

@@ -1,23 +1,18 @@
 //! Checks of the Rust misc device sample, `/dev/rust-misc-mmap` (samples/rust/rust_misc_mmap.rs).
 
-use std::ffi::CString;
+use crate::fd::{errno, ioc, Fd, IOC_NONE, IOC_READ, IOC_WRITE};
 use std::io;
 
 const DEVICE: &str = "/dev/rust-misc-mmap";
 
 /// `_IOW('R', 1, u32)`: fills page `i` of the buffer with the byte `pattern + i`.
-const RUST_MISC_MMAP_FILL: libc::c_ulong = ioc(1, b'R', 1, 4);
+const RUST_MISC_MMAP_FILL: libc::c_ulong = ioc(IOC_WRITE, b'R', 1, 4);
 /// `_IOR('R', 2, u64)`: the size of the buffer in bytes.
-const RUST_MISC_MMAP_GET_SIZE: libc::c_ulong = ioc(2, b'R', 2, 8);
+const RUST_MISC_MMAP_GET_SIZE: libc::c_ulong = ioc(IOC_READ, b'R', 2, 8);
 /// `_IO('R', 99)`: a command the device does not know.
-const RUST_MISC_MMAP_BAD: libc::c_ulong = ioc(0, b'R', 99, 0);
+const RUST_MISC_MMAP_BAD: libc::c_ulong = ioc(IOC_NONE, b'R', 99, 0);
 /// Pages in the buffer of each open file.
 const NUM_PAGES: usize = 4;
-
-/// `_IOC(dir, kind, nr, size)` of `include/uapi/asm-generic/ioctl.h` (write = 1, read = 2).
-const fn ioc(dir: u32, kind: u8, nr: u8, size: u32) -> libc::c_ulong {
-    ((dir << 30) | (size << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
-}
 
 fn page_size() -> usize {
     // SAFETY: `sysconf` has no memory-safety preconditions.
@@ -25,34 +20,18 @@ fn page_size() -> usize {
     usize::try_from(size).unwrap_or(4096)
 }
 
-fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-/// An open file descriptor of the device, closed on drop.
-struct Device(libc::c_int);
+/// The device, opened read-write so that only the driver can keep a shared mapping from
+/// becoming writable.
+struct Device(Fd);
 
 impl Device {
     fn open() -> Result<Device, String> {
-        let c = CString::new(DEVICE).map_err(|e| e.to_string())?;
-        // Read-write, so that only the driver can keep a shared mapping from becoming writable.
-        // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(format!("open {DEVICE}: {}", io::Error::last_os_error()));
-        }
-        Ok(Device(fd))
+        Fd::open(DEVICE).map(Device)
     }
 
     /// Issues `request` with a pointer to `arg`; returns the errno on failure.
     fn ioctl<T>(&self, request: libc::c_ulong, arg: &mut T) -> Result<(), i32> {
-        // SAFETY: `arg` is a valid, exclusive pointer to a `T`, and every request used in this
-        // file encodes at most `size_of::<T>()` as its argument size.
-        let r = unsafe { libc::ioctl(self.0, request, arg as *mut T) };
-        if r < 0 {
-            return Err(errno());
-        }
-        Ok(())
+        self.0.ioctl(request, arg)
     }
 
     fn fill(&self, pattern: u32) -> Result<(), String> {
@@ -70,7 +49,7 @@ impl Device {
                 len,
                 prot,
                 libc::MAP_SHARED,
-                self.0,
+                self.0.raw(),
                 offset,
             )
         };
@@ -78,13 +57,6 @@ impl Device {
             return Err(errno());
         }
         Ok(Mapping { addr, len })
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        // SAFETY: we own this descriptor and nobody uses it after drop.
-        unsafe { libc::close(self.0) };
     }
 }
 

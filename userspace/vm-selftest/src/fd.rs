@@ -1,0 +1,62 @@
+//! An owned file descriptor and the ioctl encoding the checks share.
+
+use std::ffi::CString;
+use std::io;
+
+/// `_IOC(dir, kind, nr, size)` of `include/uapi/asm-generic/ioctl.h`.
+pub const fn ioc(dir: u32, kind: u8, nr: u8, size: u32) -> libc::c_ulong {
+    ((dir << 30) | (size << 16) | ((kind as u32) << 8) | nr as u32) as libc::c_ulong
+}
+
+/// `_IOC_NONE`: no argument.
+pub const IOC_NONE: u32 = 0;
+/// `_IOC_WRITE`: user space writes the argument (`_IOW`).
+pub const IOC_WRITE: u32 = 1;
+/// `_IOC_READ`: user space reads the argument (`_IOR`).
+pub const IOC_READ: u32 = 2;
+/// Both directions (`_IOWR`).
+pub const IOC_READWRITE: u32 = IOC_READ | IOC_WRITE;
+
+/// The errno of the last failed call of this thread.
+pub fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// An open file descriptor, closed on drop.
+pub struct Fd(libc::c_int);
+
+impl Fd {
+    /// Opens `path` read-write.
+    pub fn open(path: &str) -> Result<Fd, String> {
+        let c = CString::new(path).map_err(|e| e.to_string())?;
+        // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(format!("open {path}: {}", io::Error::last_os_error()));
+        }
+        Ok(Fd(fd))
+    }
+
+    /// The raw descriptor, for calls this type does not wrap.
+    pub fn raw(&self) -> libc::c_int {
+        self.0
+    }
+
+    /// Issues `request` with a pointer to `arg`; returns the errno on failure.
+    pub fn ioctl<T>(&self, request: libc::c_ulong, arg: &mut T) -> Result<(), i32> {
+        // SAFETY: `arg` is a valid, exclusive pointer to a `T`, and every request the checks
+        // use encodes at most `size_of::<T>()` as its argument size.
+        let r = unsafe { libc::ioctl(self.0, request, arg as *mut T) };
+        if r < 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own this descriptor and nobody uses it after drop.
+        unsafe { libc::close(self.0) };
+    }
+}
