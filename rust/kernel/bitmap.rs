@@ -1124,6 +1124,49 @@ impl<'a> BitmapMut<'a> {
         Ok(())
     }
 
+    /// Sets bit `index` to `value` and returns the word that held it, as it was before.
+    ///
+    /// This is [`BitmapMut::assign_bit`] and [`BitmapRef::word`] in one read-modify-write of the
+    /// word: a structure that keeps a summary of its words (e.g. one bit per full word) learns
+    /// from the old word whether the change made the word full or not full any more. Bits past
+    /// the length read as zero. Returns [`ERANGE`] if `index` is not less than the length.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::bitmap::{OwnedBitmap, BITS_PER_LONG};
+    ///
+    /// let mut map: OwnedBitmap = OwnedBitmap::new(BITS_PER_LONG + 3, GFP_KERNEL)?;
+    /// let mut bits = map.view_mut();
+    /// bits.set_range(0..BITS_PER_LONG - 1)?;
+    /// // The old word tells that setting the last zero bit makes the word full.
+    /// let old = bits.assign_bit_in_word(BITS_PER_LONG - 1, true)?;
+    /// assert_eq!(old, usize::MAX >> 1);
+    /// assert_eq!(bits.view().word(0), Some(usize::MAX));
+    /// assert_eq!(bits.assign_bit_in_word(BITS_PER_LONG + 2, true), Ok(0));
+    /// assert_eq!(bits.assign_bit_in_word(BITS_PER_LONG + 2, false), Ok(0b100));
+    /// assert_eq!(bits.assign_bit_in_word(BITS_PER_LONG + 3, true), Err(ERANGE));
+    /// assert_eq!(bits.view().word(1), Some(0));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn assign_bit_in_word(&mut self, index: usize, value: bool) -> Result<usize> {
+        let (word, bit) = self.inner.locate(index)?;
+        let old = word.load(Ordering::Relaxed);
+        let new = if value {
+            old | (1 << bit)
+        } else {
+            old & !(1 << bit)
+        };
+        word.store(new, Ordering::Relaxed);
+        // `index < nbits`, so this is the last word exactly when `index` is in the last word.
+        if index / BITS_PER_LONG + 1 == self.inner.words.len() {
+            Ok(old & last_word_mask(self.inner.nbits))
+        } else {
+            Ok(old)
+        }
+    }
+
     /// Sets or clears the bits of `range`.
     fn assign_range(&mut self, range: Range<usize>, value: bool) -> Result {
         if range.start > range.end {

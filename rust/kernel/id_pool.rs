@@ -300,13 +300,7 @@ impl LevelsMut<'_> {
         } else {
             return usize::MAX;
         };
-        let Some(old) = map.view().word(pos / BITS_PER_LONG) else {
-            return usize::MAX;
-        };
-        // Ignoring the result is fine: the lengths of both bitmaps are multiples of
-        // `BITS_PER_LONG`, so `pos` is in range as its word exists.
-        map.assign_bit(pos, value).ok();
-        old
+        map.assign_bit_in_word(pos, value).unwrap_or(usize::MAX)
     }
 }
 
