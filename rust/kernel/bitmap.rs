@@ -1113,15 +1113,7 @@ impl<'a> BitmapMut<'a> {
     /// ```
     #[inline]
     pub fn assign_bit(&mut self, index: usize, value: bool) -> Result {
-        let (word, bit) = self.inner.locate(index)?;
-        let old = word.load(Ordering::Relaxed);
-        let new = if value {
-            old | (1 << bit)
-        } else {
-            old & !(1 << bit)
-        };
-        word.store(new, Ordering::Relaxed);
-        Ok(())
+        self.assign_bit_in_word(index, value).map(|_| ())
     }
 
     /// Sets bit `index` to `value` and returns the word that held it, as it was before.
@@ -1159,7 +1151,7 @@ impl<'a> BitmapMut<'a> {
             old & !(1 << bit)
         };
         word.store(new, Ordering::Relaxed);
-        // `index < nbits`, so this is the last word exactly when `index` is in the last word.
+        // Hide the tail bits of the last word, as `BitmapRef::word` does.
         if index / BITS_PER_LONG + 1 == self.inner.words.len() {
             Ok(old & last_word_mask(self.inner.nbits))
         } else {

@@ -593,6 +593,14 @@ impl<T: MiscDevice> FileOps<T> {
         0
     }
 
+    /// Converts what an ioctl handler returned to the value of the `ioctl` file operations.
+    fn ioctl_return(result: Result<isize>) -> c_long {
+        match result {
+            Ok(ret) => ret as c_long,
+            Err(e) => e.to_errno() as c_long,
+        }
+    }
+
     /// # Safety
     ///
     /// Only called as the `unlocked_ioctl` operation of a file whose `open` succeeded and that is
@@ -601,10 +609,7 @@ impl<T: MiscDevice> FileOps<T> {
         // SAFETY: `open` succeeded, so `private_data` came from `into_foreign`, and `release`
         // cannot run before this call returns, so the borrow stays valid.
         let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
-        match T::ioctl(device, cmd, arg) {
-            Ok(ret) => ret as c_long,
-            Err(e) => e.to_errno() as c_long,
-        }
+        Self::ioctl_return(T::ioctl(device, cmd, arg))
     }
 
     /// # Safety
@@ -618,10 +623,7 @@ impl<T: MiscDevice> FileOps<T> {
     ) -> c_long {
         // SAFETY: As in `ioctl`.
         let device = unsafe { <T::Ptr as ForeignOwnable>::borrow((*file).private_data) };
-        match T::compat_ioctl(device, cmd, arg) {
-            Ok(ret) => ret as c_long,
-            Err(e) => e.to_errno() as c_long,
-        }
+        Self::ioctl_return(T::compat_ioctl(device, cmd, arg))
     }
 
     /// # Safety
