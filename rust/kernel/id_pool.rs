@@ -48,7 +48,12 @@
 //! - Finding an unused id goes up from the word of `start` until a level has a non-full word at
 //!   or after the position of `start`, then down to the first zero bit: `O(log64(n))` word
 //!   operations, for any pattern of ids in use.
-//! - Acquiring and releasing an id update one bit per level at most: `O(log64(n))`.
+//! - Acquiring and releasing an id update one bit per level at most: `O(log64(n))`. When a
+//!   release makes a full word of ids non-full, the summary levels are left as they are, and the
+//!   pool remembers that one word as *reopened*: in a full pool, the next acquire usually takes
+//!   the id just released, and refills the word without touching the summary levels either.
+//!   Searches look at the reopened word besides the summary levels; the next release from
+//!   another full word updates the summary levels for the previously reopened word.
 //! - [`IdPool::capacity`], [`IdPool::used`], [`IdPool::grow_request`] and
 //!   [`IdPool::shrink_request`] are `O(1)`: the pool counts the ids in use at or above a quarter
 //!   of its capacity.
@@ -302,6 +307,27 @@ impl LevelsMut<'_> {
         };
         map.assign_bit_in_word(pos, value).unwrap_or(usize::MAX)
     }
+
+    /// Records in the summary levels that word `index` of level 0 has just become full, if
+    /// `full`, or has just stopped being full.
+    fn summarize(&mut self, index: usize, full: bool) {
+        let mut level = 1;
+        let mut bit = index;
+        while level <= self.layout.depth {
+            let old = self.assign(level, bit, full);
+            // Go up only while a word of this level has just become full, or stopped being full.
+            let changed = if full {
+                old != usize::MAX && old | (1 << (bit % BITS_PER_LONG)) == usize::MAX
+            } else {
+                old == usize::MAX
+            };
+            if !changed {
+                break;
+            }
+            level += 1;
+            bit /= BITS_PER_LONG;
+        }
+    }
 }
 
 /// Creates an inline bitmap of up to `nbits` zero bits, fewer if they do not fit.
@@ -346,7 +372,11 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///   the capacity.
 /// - `summary` has `layout.summary_bits()` bits and holds the summary levels of `layout`: bit `j`
 ///   of level `k >= 1` is set if and only if `j` is at or past the number of words of level
-///   `k - 1` or word `j` of level `k - 1` is full (all ones).
+///   `k - 1` or word `j` of level `k - 1` is full (all ones), where word `reopened` of level 0,
+///   if any, counts as full.
+/// - If `reopened` is `Some(w)`, `w` is below `layout.words(0)` and word `w` of `ids` is not
+///   full: an id of it was released since it was last full, and the summary levels were left as
+///   they were, as the next acquire is likely to fill it again.
 /// - `used` is the number of ids in use, and `high` the number of those at or above
 ///   `layout.capacity / 4`.
 /// - `full_from <= lowest_free <= layout.capacity`, and every id from `full_from` to
@@ -670,6 +700,7 @@ pub struct IdPool<const INLINE_WORDS: usize = 1> {
     high: usize,
     full_from: usize,
     lowest_free: usize,
+    reopened: Option<usize>,
 }
 
 impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
@@ -755,6 +786,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             high: 0,
             full_from: 0,
             lowest_free: 0,
+            reopened: None,
         };
         // INVARIANT: There are `bits_to_longs(capacity) <= INLINE_WORDS` words of ids. A summary
         // level has at most half as many words as the level below it, so there are fewer
@@ -880,6 +912,30 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Returns the lowest unused id at or after `start`, if any below the capacity.
     fn find(&self, start: usize) -> Option<usize> {
+        let found = self.find_summarized(start);
+        let Some(index) = self.reopened else {
+            return found;
+        };
+        // The summary levels count the reopened word as full: look at it too, unless the id
+        // found is before it or in it (then `start` was in it, and its word was searched).
+        let first = index * BITS_PER_LONG;
+        let end = first + BITS_PER_LONG;
+        if start >= end || found.is_some_and(|id| id < end) {
+            return found;
+        }
+        let below = !(usize::MAX << (start.saturating_sub(first) % BITS_PER_LONG));
+        let word = self.ids.view().word(index).unwrap_or(usize::MAX) | below;
+        let reopened = (word != usize::MAX).then(|| first + word.trailing_ones() as usize);
+        // Bits past the capacity are set, so `reopened` is below it.
+        match (found, reopened) {
+            (Some(a), Some(b)) => Some(min(a, b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Returns the lowest unused id at or after `start`, if any below the capacity, that the
+    /// summary levels lead to: one that is not in the reopened word, unless `start` is in it.
+    fn find_summarized(&self, start: usize) -> Option<usize> {
         let levels = self.levels();
         let layout = levels.layout;
         if start >= layout.capacity {
@@ -921,30 +977,31 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Marks the unused id `id`, which is below the capacity, as in use.
     fn mark_used(&mut self, id: usize) {
+        let index = id / BITS_PER_LONG;
         let mut lowest_free = self.lowest_free;
+        let mut reopened = self.reopened;
         let mut levels = self.levels_mut();
-        let depth = levels.layout.depth;
-        let mut level = 0;
-        let mut bit = id;
-        loop {
-            let old = levels.assign(level, bit, true);
-            let new = old | (1 << (bit % BITS_PER_LONG));
-            if level == 0 && id == lowest_free {
-                // The run of ids in use goes on with `id` and the ids after it in its word that
-                // are in use (or past the capacity).
-                let after = new | !(usize::MAX << (id % BITS_PER_LONG));
-                lowest_free = (id - id % BITS_PER_LONG) + after.trailing_ones() as usize;
+        let old = levels.assign(0, id, true);
+        let new = old | (1 << (id % BITS_PER_LONG));
+        if id == lowest_free {
+            // The run of ids in use goes on with `id` and the ids after it in its word that are
+            // in use (or past the capacity).
+            let after = new | !(usize::MAX << (id % BITS_PER_LONG));
+            lowest_free = index * BITS_PER_LONG + after.trailing_ones() as usize;
+        }
+        if new == usize::MAX && old != usize::MAX {
+            if reopened == Some(index) {
+                // The summary levels count this word as full already.
+                reopened = None;
+            } else {
+                levels.summarize(index, true);
             }
-            // Cascade only if the word has just become full.
-            if new != usize::MAX || old == usize::MAX || level >= depth {
-                break;
-            }
-            level += 1;
-            bit /= BITS_PER_LONG;
         }
         // INVARIANT: One more id is in use, counted in `high` if it is high. If `id` was
         // `lowest_free`, the run of ids in use now ends at the next unused id of its word, or at
-        // the capacity.
+        // the capacity. If the word of `id` has just become full, the summary levels count it as
+        // full: they did already if it was the reopened word, which no longer is.
+        self.reopened = reopened;
         self.lowest_free = min(lowest_free, self.layout.capacity);
         self.used += 1;
         if id >= self.layout.capacity / 4 {
@@ -1039,32 +1096,67 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(pool.release_id(id), Err(EINVAL));
     /// assert_eq!(pool.release_id(pool.capacity()), Err(EINVAL));
     /// assert_eq!(pool.used(), 0);
+    /// # // Three levels, full. A release from a full word leaves the summary levels as they are
+    /// # // (the word is reopened) until a release from another full word: searches must see
+    /// # // both words.
+    /// # let mut pool = IdPool::<1>::new();
+    /// # while pool.capacity() < 2 * 64 * 64 {
+    /// #     let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// #     assert!(pool.grow(&mut resizer));
+    /// # }
+    /// # for expected in 0..pool.capacity() {
+    /// #     assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), expected);
+    /// # }
+    /// # let find = |pool: &mut IdPool, start| pool.find_unused_id(start).map(|id| id.as_usize());
+    /// # pool.release_id(5000)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 0), Some(5000));
+    /// # assert_eq!(find(&mut pool, 4999), Some(5000));
+    /// # assert_eq!(find(&mut pool, 5000), Some(5000));
+    /// # assert_eq!(find(&mut pool, 5001), None);
+    /// # pool.release_id(100)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 0), Some(100));
+    /// # assert_eq!(find(&mut pool, 101), Some(5000));
+    /// # assert_eq!(find(&mut pool, 5001), None);
+    /// # assert_eq!(pool.find_unused_id(101).ok_or(ENOSPC)?.acquire(), 5000);
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 101), None);
+    /// # pool.release_id(101)?;
+    /// # pool.release_id(8000)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 101), Some(101));
+    /// # assert_eq!(find(&mut pool, 102), Some(8000));
+    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 100);
+    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 101);
+    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 8000);
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 0), None);
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release_id(&mut self, id: usize) -> Result {
         if id >= self.layout.capacity {
             return Err(EINVAL);
         }
+        let index = id / BITS_PER_LONG;
+        let reopened = self.reopened;
         let mut levels = self.levels_mut();
-        let depth = levels.layout.depth;
-        // Level 0 is read once, both to check that `id` is in use and to know whether to cascade.
-        let Some(old) = levels.ids.view().word(id / BITS_PER_LONG) else {
-            // Unreachable by the type invariants, as `id` is below the capacity.
-            return Err(EINVAL);
-        };
+        // One read-modify-write of level 0 tells both whether `id` was in use and whether its
+        // word was full. Clearing a bit that is clear leaves the word as it was.
+        let old = levels.assign(0, id, false);
         if old & (1 << (id % BITS_PER_LONG)) == 0 {
             return Err(EINVAL);
         }
-        // Ignoring the result is fine: `id` is below the capacity, hence in range.
-        levels.ids.clear_bit(id).ok();
-        // Cascade only while the word was full.
-        let mut full = old == usize::MAX;
-        let mut level = 0;
-        let mut bit = id;
-        while full && level < depth {
-            level += 1;
-            bit /= BITS_PER_LONG;
-            full = levels.assign(level, bit, false) == usize::MAX;
+        if old == usize::MAX {
+            // The word is reopened: the summary levels still count it as full. The word reopened
+            // before, which is not this one as it was not full, is summarized now.
+            if let Some(previous) = reopened {
+                levels.summarize(previous, false);
+            }
+            // INVARIANT: The word of `id` is below the number of words of ids, as `id` is below
+            // the capacity, and is no longer full. The summary levels count it as full, as they
+            // did when it was, and the previous reopened word as it is, not full.
+            self.reopened = Some(index);
         }
         // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use. If
         // `id` was in the run of ids in use, the run now ends at `id`.
@@ -1203,6 +1295,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // still in use.
         self.full_from = min(self.full_from, new.capacity);
         self.lowest_free = min(self.lowest_free, new.capacity);
+        // INVARIANT: The summary levels were rebuilt from the ids: no word is reopened.
+        self.reopened = None;
         // INVARIANT: The resizer holds the previous bitmaps of the pool now: it is spent.
         resizer.spent = true;
     }
@@ -1340,11 +1434,18 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         {
             return false;
         }
+        if let Some(index) = self.reopened {
+            if ids.word(index).map_or(true, |word| word == usize::MAX) {
+                return false;
+            }
+        }
         let levels = self.levels();
         for level in 1..=layout.depth {
             let below = layout.words(level - 1);
             for bit in 0..layout.words(level) * BITS_PER_LONG {
-                let expected = bit >= below || levels.word(level - 1, bit) == usize::MAX;
+                let expected = bit >= below
+                    || (level == 1 && self.reopened == Some(bit))
+                    || levels.word(level - 1, bit) == usize::MAX;
                 let word = levels.word(level, bit / BITS_PER_LONG);
                 if (word >> (bit % BITS_PER_LONG)) & 1 != usize::from(expected) {
                     return false;
