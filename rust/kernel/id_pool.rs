@@ -380,9 +380,9 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// - `used` is the number of ids in use, and `high` the number of those at or above
 ///   `layout.capacity / 4`.
 /// - `full_from <= lowest_free <= layout.capacity`, and every id from `full_from` to
-///   `lowest_free` excluded is in use. This run of ids in use is only a hint for the search
-///   (with `full_from == 0`, every id below `lowest_free` is in use); the summary levels bound
-///   the search without it.
+///   `lowest_free` excluded is in use, except those of the reopened word. This run of ids in use
+///   is only a hint for the search (with `full_from == 0`, every id below `lowest_free` is in
+///   use, or in the reopened word); the summary levels bound the search without it.
 ///
 /// # Examples
 ///
@@ -910,31 +910,42 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         }
     }
 
-    /// Returns the lowest unused id at or after `start`, if any below the capacity.
-    fn find(&self, start: usize) -> Option<usize> {
-        let found = self.find_summarized(start);
-        let Some(index) = self.reopened else {
-            return found;
-        };
-        // The summary levels count the reopened word as full: look at it too, unless the id
-        // found is before it or in it (then `start` was in it, and its word was searched).
+    /// Returns the lowest unused id of the reopened word at or after `start`, if any.
+    fn find_reopened(&self, start: usize) -> Option<usize> {
+        let index = self.reopened?;
         let first = index * BITS_PER_LONG;
-        let end = first + BITS_PER_LONG;
-        if start >= end || found.is_some_and(|id| id < end) {
-            return found;
+        let skip = start.saturating_sub(first);
+        if skip >= BITS_PER_LONG {
+            return None;
         }
-        let below = !(usize::MAX << (start.saturating_sub(first) % BITS_PER_LONG));
-        let word = self.ids.view().word(index).unwrap_or(usize::MAX) | below;
-        let reopened = (word != usize::MAX).then(|| first + word.trailing_ones() as usize);
-        // Bits past the capacity are set, so `reopened` is below it.
-        match (found, reopened) {
-            (Some(a), Some(b)) => Some(min(a, b)),
-            (a, b) => a.or(b),
+        // The bits below `start` count as set. Bits past the capacity are set, so the id found
+        // is below it.
+        let word = self.ids.view().word(index)? | !(usize::MAX << skip);
+        (word != usize::MAX).then(|| first + word.trailing_ones() as usize)
+    }
+
+    /// Ends the run of ids in use at the first unused id of word `index` of level 0 in it.
+    ///
+    /// This is needed before the word stops being the reopened word, whose unused ids may be in
+    /// the run.
+    fn end_run_in_word(&mut self, index: usize) {
+        let first = index * BITS_PER_LONG;
+        let skip = self.full_from.saturating_sub(first);
+        if skip >= BITS_PER_LONG {
+            return;
+        }
+        let word = self.ids.view().word(index).unwrap_or(usize::MAX) | !(usize::MAX << skip);
+        if word != usize::MAX {
+            // INVARIANT: The run now ends at an id at or after `full_from`, no later than before.
+            self.lowest_free = min(self.lowest_free, first + word.trailing_ones() as usize);
         }
     }
 
     /// Returns the lowest unused id at or after `start`, if any below the capacity, that the
     /// summary levels lead to: one that is not in the reopened word, unless `start` is in it.
+    ///
+    /// Every id from `start` to the one returned (or to the capacity) is in use, except those of
+    /// the reopened word.
     fn find_summarized(&self, start: usize) -> Option<usize> {
         let levels = self.levels();
         let layout = levels.layout;
@@ -1057,21 +1068,27 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn find_unused_id(&mut self, start: usize) -> Option<UnusedId<'_, INLINE_WORDS>> {
-        // The ids from `full_from` to `lowest_free` are in use: if `start` is among them or
-        // just after them, search from `lowest_free`, and the run extends to the id found.
+        // The ids from `full_from` to `lowest_free` are in use, except those of the reopened
+        // word: if `start` is among them or just after them, the summary levels are searched
+        // from `lowest_free`, and the run extends to the id they lead to.
         let (from, search) = if (self.full_from..=self.lowest_free).contains(&start) {
             (self.full_from, self.lowest_free)
         } else {
             (start, start)
         };
-        let found = self.find(search);
+        let summarized = self.find_summarized(search);
         if from < self.layout.capacity {
-            // INVARIANT: Every id from `from` to the one found (or to the capacity) is in use:
-            // those below `lowest_free` by the type invariants, the others as `find` skipped
-            // them. The id found is below the capacity.
+            // INVARIANT: Every id from `from` to `summarized` (or to the capacity) is in use,
+            // except those of the reopened word: those below `lowest_free` by the type
+            // invariants, the others as the search skipped them.
             self.full_from = from;
-            self.lowest_free = found.unwrap_or(self.layout.capacity);
+            self.lowest_free = summarized.unwrap_or(self.layout.capacity);
         }
+        // The summary levels count the reopened word as full: look at it too.
+        let found = match (summarized, self.find_reopened(start)) {
+            (Some(a), Some(b)) => Some(min(a, b)),
+            (a, b) => a.or(b),
+        };
         let id = found?;
         // INVARIANT: `find` returns an unused id below the capacity.
         Some(UnusedId { pool: self, id })
@@ -1132,6 +1149,37 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 8000);
     /// # assert!(pool.is_consistent());
     /// # assert_eq!(find(&mut pool, 0), None);
+    /// # // The run of ids in use that the searches remember may hold unused ids of the reopened
+    /// # // word, and must end before them when the word is summarized.
+    /// # pool.release_id(5000)?;
+    /// # pool.release_id(4995)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 4996), Some(5000));
+    /// # assert_eq!(find(&mut pool, 0), Some(4995));
+    /// # pool.release_id(100)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 200), Some(4995));
+    /// # assert_eq!(find(&mut pool, 0), Some(100));
+    /// # for expected in [100, 4995, 5000] {
+    /// #     assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), expected);
+    /// # }
+    /// # assert_eq!(find(&mut pool, 0), None);
+    /// # for id in [6000, 6001, 7000, 3000, 3001] {
+    /// #     pool.release_id(id)?;
+    /// #     assert!(pool.is_consistent());
+    /// # }
+    /// # assert_eq!(find(&mut pool, 3002), Some(6000));
+    /// # assert_eq!(find(&mut pool, 0), Some(3000));
+    /// # // Not in the reopened word: the run ends at it.
+    /// # pool.release_id(5990)?;
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 3002), Some(5990));
+    /// # // A resize rebuilds the summary levels: nothing is reopened, the run ends at 3000.
+    /// # let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+    /// # assert!(pool.grow(&mut resizer));
+    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(find(&mut pool, 1), Some(3000));
+    /// # assert_eq!(find(&mut pool, 3002), Some(5990));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release_id(&mut self, id: usize) -> Result {
@@ -1152,17 +1200,19 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             // before, which is not this one as it was not full, is summarized now.
             if let Some(previous) = reopened {
                 levels.summarize(previous, false);
+                self.end_run_in_word(previous);
             }
             // INVARIANT: The word of `id` is below the number of words of ids, as `id` is below
             // the capacity, and is no longer full. The summary levels count it as full, as they
-            // did when it was, and the previous reopened word as it is, not full.
+            // did when it was, and the previous reopened word as it is, not full. The run of ids
+            // in use ends before the first unused id of the previous reopened word, and may
+            // contain `id`, of the reopened word.
             self.reopened = Some(index);
-        }
-        // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use. If
-        // `id` was in the run of ids in use, the run now ends at `id`.
-        if (self.full_from..self.lowest_free).contains(&id) {
+        } else if reopened != Some(index) && (self.full_from..self.lowest_free).contains(&id) {
+            // INVARIANT: `id` is not in the reopened word: the run of ids in use ends at it.
             self.lowest_free = id;
         }
+        // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
         self.used -= 1;
         if id >= self.layout.capacity / 4 {
             self.high -= 1;
@@ -1295,7 +1345,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // still in use.
         self.full_from = min(self.full_from, new.capacity);
         self.lowest_free = min(self.lowest_free, new.capacity);
-        // INVARIANT: The summary levels were rebuilt from the ids: no word is reopened.
+        if let Some(index) = self.reopened {
+            self.end_run_in_word(index);
+        }
+        // INVARIANT: The summary levels were rebuilt from the ids: no word is reopened, and the
+        // run of ids in use ends before the first unused id of the word that was.
         self.reopened = None;
         // INVARIANT: The resizer holds the previous bitmaps of the pool now: it is spent.
         resizer.spent = true;
@@ -1429,15 +1483,24 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             || count_range(ids, capacity / 4, capacity) != self.high
             || self.full_from > self.lowest_free
             || self.lowest_free > capacity
-            || count_range(ids, self.full_from, self.lowest_free)
-                != self.lowest_free - self.full_from
         {
             return false;
         }
+        let unused = |start, end| end - start - count_range(ids, start, end);
+        let mut unused_in_reopened = 0;
         if let Some(index) = self.reopened {
             if ids.word(index).map_or(true, |word| word == usize::MAX) {
                 return false;
             }
+            let start = max(self.full_from, index * BITS_PER_LONG);
+            let end = min(self.lowest_free, (index + 1) * BITS_PER_LONG);
+            if start < end {
+                unused_in_reopened = unused(start, end);
+            }
+        }
+        // The run of ids in use has unused ids only in the reopened word.
+        if unused(self.full_from, self.lowest_free) != unused_in_reopened {
+            return false;
         }
         let levels = self.levels();
         for level in 1..=layout.depth {
