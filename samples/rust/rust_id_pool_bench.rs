@@ -35,6 +35,10 @@
 //! The implementations:
 //!
 //! - `impl=idpool`: [`kernel::id_pool::IdPool`], grown directly (no lock) when full;
+//! - `impl=idpool_spinlock`: the same pool in a [`kernel::sync::SpinLock`], taken for each
+//!   acquire and each release, through [`kernel::id_pool::alloc_id_locked`] and
+//!   [`kernel::id_pool::release_id_locked`] (which also checks whether to shrink), as a driver
+//!   without a lock of its own around the pool would use it;
 //! - `impl=ida`: the C IDA (`ida_alloc_range()` and `ida_free()`), which takes its own spinlock;
 //! - `impl=flat_scan`: what the C binder's `drivers/android/dbitmap.h` does: one flat bitmap,
 //!   doubled when full, searched with C's `find_next_zero_bit()` from the start, with atomic
@@ -53,6 +57,7 @@
 //! | impl         | n = 1000 | 10000  | 100000 | 1000000     |
 //! |--------------|----------|--------|--------|-------------|
 //! | `idpool`     | 10000    | 10000  | 10000  | 10000       |
+//! | `idpool_spinlock` | 10000 | 10000 | 10000 | 10000       |
 //! | `ida`        | 10000    | 10000  | 10000  | 10000       |
 //! | `flat_scan`  | 10000    | 10000  | 2000   | 200         |
 //! | `rbtree_gap` | 500      | 50     | 20     | not run     |
@@ -95,9 +100,10 @@ use kernel::{
     c_str,
     error::to_result,
     ffi::{c_uint, c_ulong},
-    id_pool::IdPool,
+    id_pool::{alloc_id_locked, release_id_locked, IdPool},
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
+    sync::{new_spinlock, SpinLock},
     time::Ktime,
     types::Opaque,
 };
@@ -242,6 +248,32 @@ impl IdAllocator for PoolIds {
 
     fn release(&mut self, id: usize) -> Result {
         self.0.release_id(id)
+    }
+}
+
+/// The Rust [`IdPool`] in a [`SpinLock`], taken for each operation, as the IDA takes its own.
+struct LockedPoolIds(Pin<KBox<SpinLock<IdPool>>>);
+
+impl IdAllocator for LockedPoolIds {
+    const NAME: &'static str = "idpool_spinlock";
+
+    fn ops(_n: usize) -> usize {
+        MAX_OPS
+    }
+
+    fn new() -> Result<Self> {
+        Ok(Self(KBox::pin_init(
+            new_spinlock!(IdPool::new(), "LockedPoolIds"),
+            GFP_KERNEL,
+        )?))
+    }
+
+    fn acquire(&mut self, start: usize) -> Result<usize> {
+        alloc_id_locked(&mut self.0.lock(), |pool| pool, start, GFP_KERNEL)
+    }
+
+    fn release(&mut self, id: usize) -> Result {
+        release_id_locked(&mut self.0.lock(), |pool| pool, id, GFP_KERNEL)
     }
 }
 
@@ -558,6 +590,7 @@ struct Cases {
     /// The ids released by `pattern=churn`, for all the rounds.
     victims: KVVec<usize>,
     pool: Option<Case<PoolIds>>,
+    locked_pool: Option<Case<LockedPoolIds>>,
     ida: Option<Case<Ida>>,
     flat: Option<Case<FlatScan>>,
     rbtree: Option<Case<RbTreeGap>>,
@@ -569,6 +602,7 @@ impl Cases {
         Ok(Self {
             victims: churn_victims(n)?,
             pool: Case::new(n)?,
+            locked_pool: Case::new(n)?,
             ida: Case::new(n)?,
             flat: Case::new(n)?,
             rbtree: Case::new(n)?,
@@ -577,8 +611,9 @@ impl Cases {
 
     /// Times rounds `rounds` of every implementation, interleaved.
     fn run(&mut self, rounds: Range<usize>) -> Result {
-        let mut cases: [&mut dyn Rounds; 4] = [
+        let mut cases: [&mut dyn Rounds; 5] = [
             &mut self.pool,
+            &mut self.locked_pool,
             &mut self.ida,
             &mut self.flat,
             &mut self.rbtree,
@@ -594,6 +629,7 @@ impl Cases {
     /// Prints the fastest rounds of every implementation.
     fn report(&self) {
         self.pool.report();
+        self.locked_pool.report();
         self.ida.report();
         self.flat.report();
         self.rbtree.report();
