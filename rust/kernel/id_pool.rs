@@ -54,6 +54,9 @@
 //!   the id just released, and refills the word without touching the summary levels either.
 //!   Searches look at the reopened word besides the summary levels; the next release from
 //!   another full word updates the summary levels for the previously reopened word.
+//! - The pool remembers a run of ids in use (which may hold unused ids of the reopened word),
+//!   from the last search: a search from inside it starts at its end. So in a full pool, a
+//!   release followed by an acquire of the lowest unused id costs the same at any size.
 //! - [`IdPool::capacity`], [`IdPool::used`], [`IdPool::grow_request`] and
 //!   [`IdPool::shrink_request`] are `O(1)`: the pool counts the ids in use at or above a quarter
 //!   of its capacity.
@@ -1085,12 +1088,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             self.lowest_free = summarized.unwrap_or(self.layout.capacity);
         }
         // The summary levels count the reopened word as full: look at it too.
-        let found = match (summarized, self.find_reopened(start)) {
-            (Some(a), Some(b)) => Some(min(a, b)),
-            (a, b) => a.or(b),
-        };
-        let id = found?;
-        // INVARIANT: `find` returns an unused id below the capacity.
+        let id = summarized
+            .into_iter()
+            .chain(self.find_reopened(start))
+            .min()?;
+        // INVARIANT: Both searches return unused ids below the capacity.
         Some(UnusedId { pool: self, id })
     }
 
