@@ -913,18 +913,23 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         }
     }
 
-    /// Returns the lowest unused id of the reopened word at or after `start`, if any.
-    fn find_reopened(&self, start: usize) -> Option<usize> {
-        let index = self.reopened?;
+    /// Returns the lowest unused id of word `index` of level 0 at or after `start`, if any.
+    ///
+    /// Bits past the capacity are set, so the id returned is below it.
+    fn find_in_word(&self, index: usize, start: usize) -> Option<usize> {
         let first = index * BITS_PER_LONG;
         let skip = start.saturating_sub(first);
         if skip >= BITS_PER_LONG {
             return None;
         }
-        // The bits below `start` count as set. Bits past the capacity are set, so the id found
-        // is below it.
+        // The bits below `start` count as set.
         let word = self.ids.view().word(index)? | !(usize::MAX << skip);
         (word != usize::MAX).then(|| first + word.trailing_ones() as usize)
+    }
+
+    /// Returns the lowest unused id of the reopened word at or after `start`, if any.
+    fn find_reopened(&self, start: usize) -> Option<usize> {
+        self.find_in_word(self.reopened?, start)
     }
 
     /// Ends the run of ids in use at the first unused id of word `index` of level 0 in it.
@@ -932,15 +937,9 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// This is needed before the word stops being the reopened word, whose unused ids may be in
     /// the run.
     fn end_run_in_word(&mut self, index: usize) {
-        let first = index * BITS_PER_LONG;
-        let skip = self.full_from.saturating_sub(first);
-        if skip >= BITS_PER_LONG {
-            return;
-        }
-        let word = self.ids.view().word(index).unwrap_or(usize::MAX) | !(usize::MAX << skip);
-        if word != usize::MAX {
+        if let Some(id) = self.find_in_word(index, self.full_from) {
             // INVARIANT: The run now ends at an id at or after `full_from`, no later than before.
-            self.lowest_free = min(self.lowest_free, first + word.trailing_ones() as usize);
+            self.lowest_free = min(self.lowest_free, id);
         }
     }
 
