@@ -9,7 +9,8 @@
 //!
 //! - [`Pages<ORDER>`], an owned allocation of `2^ORDER` physically contiguous pages, freed on
 //!   drop, and [`Page`], its order-0 case;
-//! - [`PageRef`], a page owned by someone else (usually C code), used as `&PageRef`;
+//! - [`BorrowedPage`], a page that someone else (usually C code) owns, lent for `'a`; it
+//!   derefs to [`Page`];
 //! - [`page_align`] and the [`PAGE_SIZE`], [`PAGE_SHIFT`] and [`PAGE_MASK`] constants.
 //!
 //! # Accessing the contents
@@ -27,10 +28,38 @@
 //! There are two sets of accessors:
 //!
 //! - The `unsafe` raw accessors (`read_raw`, `write_raw`, `fill_zero_raw`,
-//!   `copy_from_user_slice_raw`, `copy_to_user_slice_raw`), available on [`Pages`] and on
-//!   [`PageRef`]. Their callers promise that the concurrent accesses to the page that they cannot
-//!   see are compatible with the access, as detailed in each `# Safety` section.
-//! - The safe accessors of [`Pages`], which take `&mut self`: see [`Pages`] for what this proves.
+//!   `copy_from_user_slice_raw`, `copy_to_user_slice_raw`), available on [`Pages`] and, through
+//!   `Deref`, on [`BorrowedPage`]. Their callers promise that the concurrent accesses to the
+//!   page that they cannot see are compatible with the access, as detailed in each `# Safety`
+//!   section.
+//! - The safe accessors of [`Pages`], which take `&mut self`: see [`Pages`] for what this proves
+//!   and why user space may access the pages meanwhile.
+//!
+//! # Pages shared with user space
+//!
+//! A page inserted into a user mapping (e.g. with `vm_insert_page()`) may be read and written
+//! by user space at any time. Such accesses are not data races in the sense of Rust's memory
+//! model: user space is outside the Rust abstract machine, exactly as for the user memory behind
+//! a [`UserSlice`](crate::uaccess::UserSlice). What the kernel must not do is let the compiler
+//! assume that such memory stays unchanged, which it may for memory under a Rust reference
+//! (`&[u8]` may not change while it exists, `&mut [u8]` may not be accessed by anyone else). So
+//! an access that may run while user space uses the page copies with raw pointers
+//! (`memcpy()`/`memset()`) into or from memory that only the kernel uses, and the kernel then
+//! works on its own copy; the bytes read are a mix of old and new values, each a valid `u8`.
+//!
+//! Raw pointers do not make a race with *kernel* code defined: a raw copy racing with a write
+//! by another kernel thread is a data race, and undefined behaviour, like any other. Ruling
+//! that out is what `&mut self` (safe accessors) or the caller (raw accessors) does.
+//!
+//! # Contents never written
+//!
+//! A page allocated without `__GFP_ZERO` and not yet written holds whatever the memory held
+//! before, possibly data of another user. This is not uninitialised memory in Rust's sense:
+//! the page allocator is C code handing out memory that the Rust abstract machine did not
+//! create, so every byte has some value, and reading it is defined (it is how [`Pages::read_into`]
+//! can be safe). The values are unspecified, though, and copying them to user space leaks
+//! kernel data: zero (`__GFP_ZERO`, [`Pages::fill_zero`]) or write every byte that user space
+//! can see. No accessor requires the bytes to have been written.
 //!
 //! See also `Documentation/rust/page.rst`.
 
@@ -39,11 +68,12 @@ use crate::{
     bindings,
     error::code::*,
     error::Result,
-    types::Opaque,
     uaccess::{UserSliceReader, UserSliceWriter},
 };
 use core::{
-    mem::MaybeUninit,
+    marker::PhantomData,
+    mem::{ManuallyDrop, MaybeUninit},
+    ops::Deref,
     ptr::{self, NonNull},
 };
 
@@ -125,9 +155,11 @@ fn check_range(size: usize, offset: usize, len: usize) -> Result {
 ///
 /// `f` receives a pointer to the start of the mapping, which is valid for [`PAGE_SIZE`] bytes
 /// while `f` runs, and only on the current thread (the mapping is CPU/task local). The usual
-/// rules for raw pointers apply: no data races, the memory may be uninitialised. If several
-/// threads map the same page at the same time, they may get different addresses for the same
-/// memory; accesses through them still race with each other.
+/// rules for raw pointers apply: accesses must not race with other kernel code (user space is
+/// outside the Rust abstract machine, see "Pages shared with user space" in the module
+/// documentation); every byte has a value, see "Contents never written". If several threads
+/// map the same page at the same time, they may get different addresses for the same memory;
+/// accesses through them still race with each other.
 ///
 /// # Safety
 ///
@@ -201,7 +233,7 @@ unsafe fn with_pointer_into_pages(
 /// # Safety
 ///
 /// The requirements of [`with_pointer_into_pages`] on `first` and `size`, `dst` valid for
-/// writing `len` bytes and not overlapping the range read, and those of [`PageRef::read_raw`] on
+/// writing `len` bytes and not overlapping the range read, and those of [`Pages::read_raw`] on
 /// concurrent accesses.
 unsafe fn read_raw_pages(
     first: *mut bindings::page,
@@ -228,7 +260,7 @@ unsafe fn read_raw_pages(
 ///
 /// The requirements of [`with_pointer_into_pages`] on `first` and `size`, `src` valid for
 /// reading `len` bytes and not overlapping the range written, and those of
-/// [`PageRef::write_raw`] on concurrent accesses.
+/// [`Pages::write_raw`] on concurrent accesses.
 unsafe fn write_raw_pages(
     first: *mut bindings::page,
     size: usize,
@@ -253,7 +285,7 @@ unsafe fn write_raw_pages(
 /// # Safety
 ///
 /// The requirements of [`with_pointer_into_pages`] on `first` and `size`, and those of
-/// [`PageRef::fill_zero_raw`] on concurrent accesses.
+/// [`Pages::fill_zero_raw`] on concurrent accesses.
 unsafe fn fill_zero_raw_pages(
     first: *mut bindings::page,
     size: usize,
@@ -275,7 +307,7 @@ unsafe fn fill_zero_raw_pages(
 /// # Safety
 ///
 /// The requirements of [`with_pointer_into_pages`] on `first` and `size`, and those of
-/// [`PageRef::copy_from_user_slice_raw`] on concurrent accesses.
+/// [`Pages::copy_from_user_slice_raw`] on concurrent accesses.
 unsafe fn copy_from_user_raw_pages(
     first: *mut bindings::page,
     size: usize,
@@ -285,8 +317,9 @@ unsafe fn copy_from_user_raw_pages(
 ) -> Result {
     let f = |dst: *mut u8, _done: usize, chunk: usize| {
         // SAFETY: `dst` is valid for writing `chunk` bytes, and the caller guarantees that
-        // nothing else accesses them during this call, so a unique reference to them is
-        // allowed. `MaybeUninit<u8>` has the layout of `u8` and no validity requirement.
+        // nothing else, user space included, accesses them during this call, so a unique
+        // reference to them is allowed. `MaybeUninit<u8>` has the layout of `u8` and no
+        // validity requirement.
         let out = unsafe { core::slice::from_raw_parts_mut(dst.cast::<MaybeUninit<u8>>(), chunk) };
         reader.read_raw(out)
     };
@@ -299,7 +332,7 @@ unsafe fn copy_from_user_raw_pages(
 /// # Safety
 ///
 /// The requirements of [`with_pointer_into_pages`] on `first` and `size`, and those of
-/// [`PageRef::copy_to_user_slice_raw`] on concurrent accesses.
+/// [`Pages::copy_to_user_slice_raw`] on concurrent accesses.
 unsafe fn copy_to_user_raw_pages(
     first: *mut bindings::page,
     size: usize,
@@ -309,8 +342,9 @@ unsafe fn copy_to_user_raw_pages(
 ) -> Result {
     let f = |src: *mut u8, _done: usize, chunk: usize| {
         // SAFETY: `src` is valid for reading `chunk` bytes, and the caller guarantees that
-        // nothing writes to them during this call, so a shared reference to them is allowed.
-        // The caller also guarantees that they are initialised.
+        // nothing, user space included, writes to them during this call, so a shared reference
+        // to them is allowed. Page memory always holds valid `u8`s (see "Contents never
+        // written" in the module documentation).
         let data = unsafe { core::slice::from_raw_parts(src.cast_const(), chunk) };
         writer.write_slice(data)
     };
@@ -333,20 +367,29 @@ unsafe fn copy_to_user_raw_pages(
 /// The safe accessors ([`Pages::read_into`], [`Pages::write_from`], [`Pages::fill_zero`],
 /// [`Pages::copy_from_user_slice`] and [`Pages::copy_to_user_slice`]) take `&mut self`. Since
 /// this object owns the pages, `&mut self` proves that no other Rust code accesses them through
-/// this object or through a [`PageRef`] borrowed from it, and any other kernel code that got the
+/// this object or through a [`BorrowedPage`] lent by it, and any other kernel code that got the
 /// pointer from [`Pages::as_ptr`] had to promise, in an `unsafe` block, not to race with the
-/// owner. It does **not** prove that user space does not access the pages: a page inserted into
-/// a user mapping (for example with `vm_insert_page()`) may be read or written by user space at
-/// any time. The safe accessors stay defined in that case because they only access the pages
-/// through raw pointers (`memcpy`/`memset` semantics, like the C code), never through a Rust
-/// reference to the page memory: the user copies go through a small kernel bounce buffer. If
-/// user space writes concurrently, the bytes read are unspecified, but every bit pattern is a
-/// valid `u8`.
+/// owner: no other kernel thread accesses the pages during the call, so there is no data race.
+///
+/// It does **not** prove that user space leaves the pages alone: a page inserted into a user
+/// mapping (for example with `vm_insert_page()`) may be read or written by user space at any
+/// time, also during the call. That is not a data race either, because user space is outside
+/// the Rust abstract machine (as for the memory behind a
+/// [`UserSlice`](crate::uaccess::UserSlice)), and the safe accessors never let the compiler
+/// assume that the page memory stays unchanged: they never create a Rust reference to it, and
+/// copy with raw pointers from or to memory that only the kernel uses (the caller's slice, or a
+/// small bounce buffer on the stack for the user copies). If user space writes concurrently,
+/// the bytes read are a mix of old and new values, each a valid `u8`. See the module
+/// documentation, which also explains why the bytes of pages never written are valid to read
+/// (but must not be shown to user space).
 ///
 /// # Invariants
 ///
-/// `page` points to the first `struct page` of an allocation of order `ORDER` owned by this
-/// object, and `ORDER <= MAX_PAGE_ORDER`.
+/// `page` points to the first of `2^ORDER` consecutive valid `struct page`s, and
+/// `ORDER <= MAX_PAGE_ORDER`. Either this object owns them as an allocation of order `ORDER`,
+/// which it frees on drop; or it is the [`Page`] inside a [`BorrowedPage`], which never drops it
+/// and never gives it out mutably, and the page stays allocated for the lifetime of the
+/// [`BorrowedPage`].
 ///
 /// # Examples
 ///
@@ -420,25 +463,6 @@ impl Page {
     #[inline]
     pub fn alloc_page(flags: Flags) -> Result<Self, AllocError> {
         Self::alloc(flags)
-    }
-
-    /// Returns the page as a borrowed [`PageRef`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::Page;
-    ///
-    /// let page = Page::alloc_page(GFP_KERNEL)?;
-    /// assert_eq!(page.as_page_ref().as_ptr(), page.as_ptr());
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn as_page_ref(&self) -> &PageRef {
-        // SAFETY: By the type invariants, `self.page` is a valid page owned by `self`, so it
-        // stays allocated for the lifetime of the returned reference. The raw accessors of
-        // `PageRef` are `unsafe` and their callers must rule out races with the owner.
-        unsafe { PageRef::from_raw(self.page.as_ptr()) }
     }
 }
 
@@ -574,6 +598,11 @@ impl<const ORDER: u32> Pages<ORDER> {
 
     /// Returns the sub-page `index` of this allocation, or [`None`] if `index >= NR_PAGES`.
     ///
+    /// The [`BorrowedPage`] derefs to [`Page`], so it has the raw accessors and can be passed
+    /// to functions that take a `&Page`. Unless the pages were allocated with `__GFP_COMP`, only
+    /// the first sub-page has a reference count: code that takes a reference on a page refuses
+    /// the others, as `vm_insert_page()` does (with `EINVAL`), or must not be given them.
+    ///
     /// # Examples
     ///
     /// ```
@@ -590,17 +619,18 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub fn page(&self, index: usize) -> Option<&PageRef> {
+    pub fn page(&self, index: usize) -> Option<BorrowedPage<'_>> {
         if index >= Self::NR_PAGES {
             return None;
         }
-        // SAFETY: By the type invariants, `self.page` is the first of `NR_PAGES` contiguous
-        // `struct page`s owned by `self`, and `index < NR_PAGES`.
-        let page = unsafe { self.page.as_ptr().add(index) };
-        // SAFETY: `page` is a valid page owned by `self`, so it stays allocated for the lifetime
-        // of the returned reference. The raw accessors of `PageRef` are `unsafe` and their
-        // callers must rule out races with the owner.
-        Some(unsafe { PageRef::from_raw(page) })
+        // SAFETY: By the type invariants, `self.page` is the first of `NR_PAGES` consecutive
+        // valid `struct page`s, and `index < NR_PAGES`, so the result is one of them and is not
+        // null.
+        let page = unsafe { NonNull::new_unchecked(self.page.as_ptr().add(index)) };
+        // SAFETY: By the type invariants, `page` stays allocated while `self` is accessible,
+        // which it is for the lifetime of the returned value. The raw accessors are `unsafe` and
+        // their callers must rule out races with the owner.
+        Some(unsafe { BorrowedPage::from_raw(page) })
     }
 
     /// Maps the pages and reads from them into the given buffer.
@@ -611,8 +641,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     ///
     /// * `dst` must be valid for writing `len` bytes and must not overlap the range read.
     /// * No kernel code (Rust or C) may write to `offset..offset + len` of these pages while this
-    ///   call runs; concurrent reads are allowed. User space writing through a user mapping of
-    ///   these pages is allowed: the copy uses raw pointers, the bytes read are then unspecified.
+    ///   call runs; concurrent reads are allowed. User space may access the pages through a user
+    ///   mapping meanwhile (see "Pages shared with user space" in the module documentation): the
+    ///   bytes read are then unspecified.
     ///
     /// # Examples
     ///
@@ -644,8 +675,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     ///
     /// * `src` must be valid for reading `len` bytes and must not overlap the range written.
     /// * No kernel code (Rust or C) may read or write `offset..offset + len` of these pages while
-    ///   this call runs. User space accessing them through a user mapping is allowed: the copy
-    ///   uses raw pointers, what user space reads or leaves in the pages is then unspecified.
+    ///   this call runs. User space may access the pages through a user mapping meanwhile (see
+    ///   "Pages shared with user space" in the module documentation): what it reads or leaves
+    ///   in the pages is then unspecified.
     ///
     /// # Examples
     ///
@@ -677,8 +709,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// # Safety
     ///
     /// No kernel code (Rust or C) may read or write `offset..offset + len` of these pages while
-    /// this call runs. User space accessing them through a user mapping is allowed: the pages are
-    /// written through raw pointers, what user space reads or leaves in them is then unspecified.
+    /// this call runs. User space may access the pages through a user mapping meanwhile (see
+    /// "Pages shared with user space" in the module documentation): what it reads or leaves in
+    /// them is then unspecified.
     ///
     /// # Examples
     ///
@@ -711,9 +744,10 @@ impl<const ORDER: u32> Pages<ORDER> {
     ///
     /// # Safety
     ///
-    /// Nothing else, including user space through a user mapping of these pages, may read or write
-    /// `offset..offset + len` of these pages while this call runs: the data is copied directly
-    /// into the pages through a unique Rust reference. Use [`Pages::copy_from_user_slice`] if user
+    /// Nothing else, user space through a user mapping of these pages included, may read or
+    /// write `offset..offset + len` of these pages while this call runs: the data is copied
+    /// directly into the pages through a unique Rust reference (`&mut [MaybeUninit<u8>]`), which
+    /// the compiler may assume nobody else accesses. Use [`Pages::copy_from_user_slice`] if user
     /// space may access the pages.
     ///
     /// # Examples
@@ -780,13 +814,16 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// than [`Self::SIZE`], and [`EFAULT`] if the user memory cannot be written or `writer` has
     /// less than `len` bytes left (part of the data may then have been written).
     ///
+    /// Bytes that were never written are copied as they are (see "Contents never written" in the
+    /// module documentation): reading them is defined, but they may be stale kernel data.
+    ///
     /// # Safety
     ///
-    /// * `offset..offset + len` of these pages must be initialised.
-    /// * Nothing, including user space through a user mapping of these pages, may write to
-    ///   `offset..offset + len` of these pages while this call runs (concurrent reads are
-    ///   allowed): the data is copied through a shared Rust reference to the pages. Use
-    ///   [`Pages::copy_to_user_slice`] if user space may write to the pages.
+    /// Nothing, user space through a user mapping of these pages included, may write to
+    /// `offset..offset + len` of these pages while this call runs (concurrent reads are
+    /// allowed): the data is copied through a shared Rust reference (`&[u8]`), which the compiler
+    /// may assume does not change. Use [`Pages::copy_to_user_slice`] if user space may write to
+    /// the pages.
     ///
     /// # Examples
     ///
@@ -820,7 +857,7 @@ impl<const ORDER: u32> Pages<ORDER> {
     ///
     /// let user = user_buf(48)?;
     /// let mut writer = UserSlice::new(user, 48).writer();
-    /// // SAFETY: The range is initialised and nothing else accesses the pages.
+    /// // SAFETY: Nothing else accesses the pages.
     /// unsafe { pages.copy_to_user_slice_raw(&mut writer, PAGE_SIZE - 20, 48)? };
     /// assert!(writer.is_empty());
     /// let mut back = [0u8; 48];
@@ -848,8 +885,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// Reads `dst.len()` bytes at `offset` of these pages into `dst`.
     ///
     /// Returns [`EINVAL`] if `offset + dst.len()` overflows or is larger than [`Self::SIZE`].
-    /// If the pages were not initialised (no `__GFP_ZERO` and not written), the bytes read are
-    /// unspecified but valid.
+    /// Bytes that were never written (no `__GFP_ZERO`) are unspecified but valid, see "Contents
+    /// never written" in the module documentation; so are bytes that user space writes through a
+    /// user mapping during the call.
     ///
     /// # Examples
     ///
@@ -871,7 +909,8 @@ impl<const ORDER: u32> Pages<ORDER> {
     pub fn read_into(&mut self, dst: &mut [u8], offset: usize) -> Result {
         // SAFETY: `dst` is valid for writing `dst.len()` bytes and is not in the pages since it
         // is a Rust reference that does not borrow `self`. `&mut self` rules out concurrent
-        // accesses by kernel code, see "Exclusive access" above; user space is allowed.
+        // accesses by kernel code, see "Exclusive access" on `Pages`; user space may access the
+        // pages, which `read_raw` allows.
         unsafe { self.read_raw(dst.as_mut_ptr(), offset, dst.len()) }
     }
 
@@ -895,7 +934,8 @@ impl<const ORDER: u32> Pages<ORDER> {
     pub fn write_from(&mut self, src: &[u8], offset: usize) -> Result {
         // SAFETY: `src` is valid for reading `src.len()` bytes and is not in the pages since it
         // is a Rust reference that does not borrow `self`. `&mut self` rules out concurrent
-        // accesses by kernel code, see "Exclusive access" above; user space is allowed.
+        // accesses by kernel code, see "Exclusive access" on `Pages`; user space may access the
+        // pages, which `write_raw` allows.
         unsafe { self.write_raw(src.as_ptr(), offset, src.len()) }
     }
 
@@ -918,7 +958,7 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// ```
     pub fn fill_zero(&mut self, offset: usize, len: usize) -> Result {
         // SAFETY: `&mut self` rules out concurrent accesses by kernel code, see "Exclusive
-        // access" above; user space is allowed.
+        // access" on `Pages`; user space may access the pages, which `fill_zero_raw` allows.
         unsafe { self.fill_zero_raw(offset, len) }
     }
 
@@ -928,8 +968,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// than [`Self::SIZE`], and [`EFAULT`] if the user memory cannot be read or `reader` has less
     /// than `len` bytes left (the pages may then be partially written).
     ///
-    /// The data goes through a small bounce buffer on the stack, so this is defined even if user
-    /// space accesses the pages through a user mapping at the same time.
+    /// The data goes through a small bounce buffer on the stack and the pages are only accessed
+    /// with raw pointers, so this is defined even if user space accesses the pages through a user
+    /// mapping at the same time (see "Exclusive access" on [`Pages`]).
     ///
     /// # Examples
     ///
@@ -1019,8 +1060,9 @@ impl<const ORDER: u32> Pages<ORDER> {
     /// than [`Self::SIZE`], and [`EFAULT`] if the user memory cannot be written or `writer` has
     /// less than `len` bytes left (part of the data may then have been written).
     ///
-    /// The data goes through a small bounce buffer on the stack, so this is defined even if user
-    /// space accesses the pages through a user mapping at the same time.
+    /// The data goes through a small bounce buffer on the stack and the pages are only accessed
+    /// with raw pointers, so this is defined even if user space accesses the pages through a user
+    /// mapping at the same time (see "Exclusive access" on [`Pages`]).
     ///
     /// # Examples
     ///
@@ -1114,310 +1156,145 @@ impl<const ORDER: u32> Pages<ORDER> {
 
 impl<const ORDER: u32> Drop for Pages<ORDER> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants, we have ownership of the pages, which were allocated
-        // with order `ORDER`, and can free them.
+        // SAFETY: By the type invariants, a `Pages` that is dropped owns its pages (the one
+        // inside a `BorrowedPage` is in a `ManuallyDrop`), which were allocated with order
+        // `ORDER`, and can free them.
         unsafe { bindings::__free_pages(self.page.as_ptr(), ORDER) };
     }
 }
 
-/// A page that this code does not own, for example one owned by C code.
+/// A page that someone else owns (usually C code), lent for the lifetime `'a`.
 ///
-/// It is only used behind a reference, `&'a PageRef`, whose lifetime `'a` bounds the time
-/// during which the page stays allocated. It only has the `unsafe` raw accessors, since the
-/// owner may access the page at the same time.
+/// It derefs to [`Page`], so it has the `unsafe` raw accessors ([`Pages::read_raw`] and the
+/// others) and can be passed where a `&Page` is expected (e.g. to `vm_insert_page()`). It has no
+/// safe accessor: those take `&mut Page`, which a `BorrowedPage` never gives out, since the
+/// owner may access the page at the same time. Dropping it does not free the page.
+///
+/// [`Pages::page`] lends the sub-pages of an owned allocation this way.
 ///
 /// # Invariants
 ///
-/// A `&PageRef` points to a valid `struct page` that stays allocated for the lifetime of the
-/// reference.
+/// `page` is a [`Page`] in the borrowed state of its type invariants: it is never dropped or
+/// given out mutably, and the page stays allocated for `'a`.
 ///
 /// # Examples
 ///
 /// ```
-/// use kernel::page::{Page, PageRef};
+/// use core::ptr::NonNull;
+/// use kernel::page::{BorrowedPage, Page, PAGE_SIZE};
+/// use kernel::uaccess::UserSlice;
+/// # use kernel::bindings;
+/// # fn user_buf(len: usize) -> Result<usize> {
+/// #     // SAFETY: Doctests run in the KUnit test's kthread; the mapping is torn down at the
+/// #     // end of the test.
+/// #     let addr = unsafe {
+/// #         bindings::kunit_vm_mmap(
+/// #             bindings::kunit_get_current_test(),
+/// #             core::ptr::null_mut(),
+/// #             0,
+/// #             len as _,
+/// #             (bindings::PROT_READ | bindings::PROT_WRITE) as _,
+/// #             (bindings::MAP_ANONYMOUS | bindings::MAP_PRIVATE) as _,
+/// #             0,
+/// #         )
+/// #     } as usize;
+/// #     if addr == 0 || addr > usize::MAX - bindings::MAX_ERRNO as usize {
+/// #         return Err(ENOMEM);
+/// #     }
+/// #     Ok(addr)
+/// # }
 ///
-/// let page = Page::alloc_page(GFP_KERNEL)?;
-/// // SAFETY: `page` outlives `borrowed`.
-/// let borrowed: &PageRef = unsafe { PageRef::from_raw(page.as_ptr()) };
+/// let owner = Page::alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+/// let raw = NonNull::new(owner.as_ptr()).ok_or(EINVAL)?;
+/// // SAFETY: `owner` outlives `borrowed`.
+/// let borrowed = unsafe { BorrowedPage::from_raw(raw) };
+/// assert_eq!(borrowed.as_ptr(), owner.as_ptr());
+///
+/// // The raw accessors of `Page`, at order 0, through the borrowed page. In this example
+/// // nothing else accesses the page, as their safety requirements demand.
 /// let data = *b"borrowed";
 /// // SAFETY: `data` is valid for reading 8 bytes; nothing else accesses the page.
-/// unsafe { borrowed.write_raw(data.as_ptr(), 100, data.len())? };
+/// unsafe { borrowed.write_raw(data.as_ptr(), PAGE_SIZE - 8, data.len())? };
 /// let mut back = [0u8; 8];
 /// // SAFETY: `back` is valid for writing 8 bytes; nothing else accesses the page.
-/// unsafe { page.read_raw(back.as_mut_ptr(), 100, back.len())? };
+/// unsafe { owner.read_raw(back.as_mut_ptr(), PAGE_SIZE - 8, back.len())? };
 /// assert_eq!(back, data);
+/// // SAFETY: Nothing else accesses the page.
+/// unsafe { borrowed.fill_zero_raw(PAGE_SIZE - 6, 4)? };
+/// // SAFETY: As above.
+/// unsafe { borrowed.read_raw(back.as_mut_ptr(), PAGE_SIZE - 8, back.len())? };
+/// assert_eq!(&back, b"bo\0\0\0\0ed");
+/// // SAFETY: Out of bounds, nothing is accessed.
+/// let res = unsafe { borrowed.read_raw(back.as_mut_ptr(), PAGE_SIZE - 7, back.len()) };
+/// assert_eq!(res, Err(EINVAL));
+///
+/// // To and from user memory.
+/// let user = user_buf(32)?;
+/// UserSlice::new(user, 16).writer().write_slice(b"0123456789abcdef")?;
+/// let mut reader = UserSlice::new(user, 16).reader();
+/// // SAFETY: Nothing else accesses the page.
+/// unsafe { borrowed.copy_from_user_slice_raw(&mut reader, 100, 16)? };
+/// let mut writer = UserSlice::new(user + 16, 16).writer();
+/// // SAFETY: Nothing else accesses the page.
+/// unsafe { borrowed.copy_to_user_slice_raw(&mut writer, 100, 16)? };
+/// let mut buf = [0u8; 16];
+/// UserSlice::new(user + 16, 16).reader().read_slice(&mut buf)?;
+/// assert_eq!(&buf, b"0123456789abcdef");
+/// let mut writer = UserSlice::new(user, 16).writer();
+/// // SAFETY: Out of bounds, nothing is accessed.
+/// let res = unsafe { borrowed.copy_to_user_slice_raw(&mut writer, PAGE_SIZE - 15, 16) };
+/// assert_eq!(res, Err(EINVAL));
+/// assert_eq!(writer.len(), 16);
 /// # Ok::<(), Error>(())
 /// ```
-#[repr(transparent)]
-pub struct PageRef(Opaque<bindings::page>);
+pub struct BorrowedPage<'a> {
+    page: ManuallyDrop<Page>,
+    _lender: PhantomData<&'a Page>,
+}
 
-// SAFETY: The methods of `PageRef` either do not access the page contents or are `unsafe` and
-// require their callers to rule out data races, so sharing references across threads is safe.
-unsafe impl Sync for PageRef {}
-
-impl PageRef {
-    /// Creates a reference to a page from a raw pointer.
+impl<'a> BorrowedPage<'a> {
+    /// Creates a borrowed page from a raw `struct page` pointer.
     ///
     /// # Safety
     ///
-    /// `ptr` must point to a valid `struct page` that stays allocated (the caller or its owner
-    /// holds it) for the lifetime `'a`.
+    /// `ptr` must point to a valid `struct page` that stays allocated (its owner holds it) for
+    /// the lifetime `'a` of the result.
     ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::page::{Page, PageRef};
+    /// use core::ptr::NonNull;
+    /// use kernel::page::{BorrowedPage, Page};
     ///
     /// let page = Page::alloc_page(GFP_KERNEL)?;
-    /// // SAFETY: `page` outlives the reference.
-    /// let borrowed = unsafe { PageRef::from_raw(page.as_ptr()) };
+    /// let raw = NonNull::new(page.as_ptr()).ok_or(EINVAL)?;
+    /// // SAFETY: `page` outlives the borrowed page.
+    /// let borrowed = unsafe { BorrowedPage::from_raw(raw) };
     /// assert_eq!(borrowed.as_ptr(), page.as_ptr());
+    /// drop(borrowed);
+    /// // Dropping the borrowed page did not free it.
+    /// let mut buf = [0u8; 1];
+    /// // SAFETY: `buf` is valid for writing 1 byte; nothing else accesses the page.
+    /// unsafe { page.read_raw(buf.as_mut_ptr(), 0, 1)? };
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub unsafe fn from_raw<'a>(ptr: *mut bindings::page) -> &'a Self {
-        // INVARIANT: The caller guarantees that the page stays valid for `'a`.
-        // SAFETY: `PageRef` is a transparent wrapper of `Opaque<bindings::page>`, which has the
-        // layout of `bindings::page`, and the caller guarantees that `ptr` is valid for `'a`.
-        unsafe { &*ptr.cast::<Self>() }
+    pub unsafe fn from_raw(ptr: NonNull<bindings::page>) -> Self {
+        // INVARIANT: The `Page` is wrapped in `ManuallyDrop` and only lent out as `&Page`, and
+        // the caller guarantees that the page stays allocated for `'a`; a single `struct page`
+        // is `2^0` consecutive valid `struct page`s.
+        Self {
+            page: ManuallyDrop::new(Page { page: ptr }),
+            _lender: PhantomData,
+        }
     }
+}
 
-    /// Returns a raw pointer to the page.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::Pages;
-    ///
-    /// let pages = Pages::<2>::alloc(GFP_KERNEL)?;
-    /// let third = pages.page(2).ok_or(EINVAL)?;
-    /// assert_eq!(third.as_ptr(), pages.as_ptr().wrapping_add(2));
-    /// # Ok::<(), Error>(())
-    /// ```
+impl Deref for BorrowedPage<'_> {
+    type Target = Page;
+
     #[inline]
-    pub fn as_ptr(&self) -> *mut bindings::page {
-        self.0.get()
-    }
-
-    /// Maps the page and reads from it into the given buffer.
-    ///
-    /// Returns [`EINVAL`] if `offset + len` overflows or is larger than [`PAGE_SIZE`].
-    ///
-    /// # Safety
-    ///
-    /// * `dst` must be valid for writing `len` bytes and must not overlap the range read.
-    /// * No kernel code (Rust or C) may write to `offset..offset + len` of this page while this
-    ///   call runs; concurrent reads are allowed. User space writing through a user mapping of
-    ///   this page is allowed: the copy uses raw pointers, the bytes read are then unspecified.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::{Page, PAGE_SIZE};
-    ///
-    /// let mut page = Page::alloc_page(GFP_KERNEL)?;
-    /// page.write_from(&[4, 5, 6], PAGE_SIZE - 3)?;
-    /// let borrowed = page.as_page_ref();
-    /// let mut buf = [0u8; 3];
-    /// // SAFETY: `buf` is valid for writing 3 bytes; nothing writes to the page.
-    /// unsafe { borrowed.read_raw(buf.as_mut_ptr(), PAGE_SIZE - 3, 3)? };
-    /// assert_eq!(buf, [4, 5, 6]);
-    /// // SAFETY: Out of bounds, nothing is accessed.
-    /// let res = unsafe { borrowed.read_raw(buf.as_mut_ptr(), PAGE_SIZE - 2, 3) };
-    /// assert_eq!(res, Err(EINVAL));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn read_raw(&self, dst: *mut u8, offset: usize, len: usize) -> Result {
-        // SAFETY: By the type invariants, `self` is a valid page for the duration of this call.
-        // The caller guarantees the rest.
-        unsafe { read_raw_pages(self.as_ptr(), PAGE_SIZE, dst, offset, len) }
-    }
-
-    /// Maps the page and writes into it from the given buffer.
-    ///
-    /// Returns [`EINVAL`] if `offset + len` overflows or is larger than [`PAGE_SIZE`].
-    ///
-    /// # Safety
-    ///
-    /// * `src` must be valid for reading `len` bytes and must not overlap the range written.
-    /// * No kernel code (Rust or C) may read or write `offset..offset + len` of this page while
-    ///   this call runs. User space accessing it through a user mapping is allowed: the copy
-    ///   uses raw pointers, what user space reads or leaves in the page is then unspecified.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::{Page, PAGE_SIZE};
-    ///
-    /// let mut page = Page::alloc_page(GFP_KERNEL)?;
-    /// let data = [0xc3u8; 16];
-    /// // SAFETY: `data` is valid for reading 16 bytes; nothing else accesses the page.
-    /// unsafe { page.as_page_ref().write_raw(data.as_ptr(), 0, 16)? };
-    /// let mut buf = [0u8; 16];
-    /// page.read_into(&mut buf, 0)?;
-    /// assert_eq!(buf, data);
-    /// // SAFETY: Out of bounds, nothing is accessed.
-    /// let res = unsafe { page.as_page_ref().write_raw(data.as_ptr(), PAGE_SIZE, 16) };
-    /// assert_eq!(res, Err(EINVAL));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn write_raw(&self, src: *const u8, offset: usize, len: usize) -> Result {
-        // SAFETY: By the type invariants, `self` is a valid page for the duration of this call.
-        // The caller guarantees the rest.
-        unsafe { write_raw_pages(self.as_ptr(), PAGE_SIZE, src, offset, len) }
-    }
-
-    /// Maps the page and zeroes the given range.
-    ///
-    /// Returns [`EINVAL`] if `offset + len` overflows or is larger than [`PAGE_SIZE`].
-    ///
-    /// # Safety
-    ///
-    /// No kernel code (Rust or C) may read or write `offset..offset + len` of this page while
-    /// this call runs. User space accessing it through a user mapping is allowed: the page is
-    /// written through raw pointers, what user space reads or leaves in it is then unspecified.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::{Page, PAGE_SIZE};
-    ///
-    /// let mut page = Page::alloc_page(GFP_KERNEL)?;
-    /// page.write_from(&[0xffu8; 4], 0)?;
-    /// // SAFETY: Nothing else accesses the page.
-    /// unsafe { page.as_page_ref().fill_zero_raw(1, 2)? };
-    /// let mut buf = [0u8; 4];
-    /// page.read_into(&mut buf, 0)?;
-    /// assert_eq!(buf, [0xff, 0, 0, 0xff]);
-    /// // SAFETY: Out of bounds, nothing is accessed.
-    /// assert_eq!(unsafe { page.as_page_ref().fill_zero_raw(1, PAGE_SIZE) }, Err(EINVAL));
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn fill_zero_raw(&self, offset: usize, len: usize) -> Result {
-        // SAFETY: By the type invariants, `self` is a valid page for the duration of this call.
-        // The caller guarantees the rest.
-        unsafe { fill_zero_raw_pages(self.as_ptr(), PAGE_SIZE, offset, len) }
-    }
-
-    /// Copies data from user space into this page.
-    ///
-    /// Returns [`EINVAL`] without reading from `reader` if `offset + len` overflows or is larger
-    /// than [`PAGE_SIZE`], and [`EFAULT`] if the user memory cannot be read or `reader` has less
-    /// than `len` bytes left. Data races on the user memory are allowed, like for the other
-    /// [`UserSliceReader`] methods.
-    ///
-    /// # Safety
-    ///
-    /// Nothing else, including user space through a user mapping of this page, may read or write
-    /// `offset..offset + len` of this page while this call runs: the data is copied directly into
-    /// the page through a unique Rust reference.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::Page;
-    /// use kernel::uaccess::UserSlice;
-    /// # use kernel::bindings;
-    /// # fn user_buf(len: usize) -> Result<usize> {
-    /// #     // SAFETY: Doctests run in the KUnit test's kthread; the mapping is torn down at the
-    /// #     // end of the test.
-    /// #     let addr = unsafe {
-    /// #         bindings::kunit_vm_mmap(
-    /// #             bindings::kunit_get_current_test(),
-    /// #             core::ptr::null_mut(),
-    /// #             0,
-    /// #             len as _,
-    /// #             (bindings::PROT_READ | bindings::PROT_WRITE) as _,
-    /// #             (bindings::MAP_ANONYMOUS | bindings::MAP_PRIVATE) as _,
-    /// #             0,
-    /// #         )
-    /// #     } as usize;
-    /// #     if addr == 0 || addr > usize::MAX - bindings::MAX_ERRNO as usize {
-    /// #         return Err(ENOMEM);
-    /// #     }
-    /// #     Ok(addr)
-    /// # }
-    ///
-    /// let user = user_buf(16)?;
-    /// UserSlice::new(user, 16).writer().write_slice(b"0123456789abcdef")?;
-    /// let mut page = Page::alloc_page(GFP_KERNEL)?;
-    /// let mut reader = UserSlice::new(user, 16).reader();
-    /// // SAFETY: Nothing else accesses the page.
-    /// unsafe { page.as_page_ref().copy_from_user_slice_raw(&mut reader, 8, 16)? };
-    /// let mut buf = [0u8; 16];
-    /// page.read_into(&mut buf, 8)?;
-    /// assert_eq!(&buf, b"0123456789abcdef");
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn copy_from_user_slice_raw(
-        &self,
-        reader: &mut UserSliceReader,
-        offset: usize,
-        len: usize,
-    ) -> Result {
-        // SAFETY: By the type invariants, `self` is a valid page for the duration of this call.
-        // The caller guarantees the rest.
-        unsafe { copy_from_user_raw_pages(self.as_ptr(), PAGE_SIZE, reader, offset, len) }
-    }
-
-    /// Copies data from this page to user space.
-    ///
-    /// Returns [`EINVAL`] without writing to `writer` if `offset + len` overflows or is larger
-    /// than [`PAGE_SIZE`], and [`EFAULT`] if the user memory cannot be written or `writer` has
-    /// less than `len` bytes left.
-    ///
-    /// # Safety
-    ///
-    /// * `offset..offset + len` of this page must be initialised.
-    /// * Nothing, including user space through a user mapping of this page, may write to
-    ///   `offset..offset + len` of this page while this call runs (concurrent reads are allowed):
-    ///   the data is copied through a shared Rust reference to the page.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::page::Page;
-    /// use kernel::uaccess::UserSlice;
-    /// # use kernel::bindings;
-    /// # fn user_buf(len: usize) -> Result<usize> {
-    /// #     // SAFETY: Doctests run in the KUnit test's kthread; the mapping is torn down at the
-    /// #     // end of the test.
-    /// #     let addr = unsafe {
-    /// #         bindings::kunit_vm_mmap(
-    /// #             bindings::kunit_get_current_test(),
-    /// #             core::ptr::null_mut(),
-    /// #             0,
-    /// #             len as _,
-    /// #             (bindings::PROT_READ | bindings::PROT_WRITE) as _,
-    /// #             (bindings::MAP_ANONYMOUS | bindings::MAP_PRIVATE) as _,
-    /// #             0,
-    /// #         )
-    /// #     } as usize;
-    /// #     if addr == 0 || addr > usize::MAX - bindings::MAX_ERRNO as usize {
-    /// #         return Err(ENOMEM);
-    /// #     }
-    /// #     Ok(addr)
-    /// # }
-    ///
-    /// let mut page = Page::alloc_page(GFP_KERNEL)?;
-    /// page.write_from(b"to user", 40)?;
-    /// let user = user_buf(7)?;
-    /// let mut writer = UserSlice::new(user, 7).writer();
-    /// // SAFETY: The range is initialised and nothing else accesses the page.
-    /// unsafe { page.as_page_ref().copy_to_user_slice_raw(&mut writer, 40, 7)? };
-    /// let mut buf = [0u8; 7];
-    /// UserSlice::new(user, 7).reader().read_slice(&mut buf)?;
-    /// assert_eq!(&buf, b"to user");
-    /// # Ok::<(), Error>(())
-    /// ```
-    pub unsafe fn copy_to_user_slice_raw(
-        &self,
-        writer: &mut UserSliceWriter,
-        offset: usize,
-        len: usize,
-    ) -> Result {
-        // SAFETY: By the type invariants, `self` is a valid page for the duration of this call.
-        // The caller guarantees the rest.
-        unsafe { copy_to_user_raw_pages(self.as_ptr(), PAGE_SIZE, writer, offset, len) }
+    fn deref(&self) -> &Page {
+        &self.page
     }
 }
