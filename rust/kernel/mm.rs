@@ -18,7 +18,8 @@
 //!   `mmput_async`, so it can be dropped in atomic context.
 //!
 //! The current task's address space can be borrowed without touching any reference count with
-//! [`with_current_mm`]. See `Documentation/rust/mm.rst` for an overview.
+//! [`with_current_mm`] (in process context). Dropping the last reference of either kind may
+//! sleep. See `Documentation/rust/mm.rst` for an overview.
 
 use crate::{
     bindings,
@@ -45,6 +46,13 @@ pub use vma_iter::VmaIter;
 /// `ARef<Mm>` is the owned, reference-counted form (`mmgrab`/`mmdrop`). An `Mm` cannot be used
 /// to look at VMAs or page tables, because they may already have been torn down; upgrade it
 /// with [`Mm::mmget_not_zero`] first.
+///
+/// Dropping an `ARef<Mm>` may sleep: when it gives back the last `mm_count` reference, `mmdrop`
+/// frees the `mm_struct` with `__mmdrop`, which may sleep (on `PREEMPT_RT` it takes locks that
+/// sleep; the scheduler defers its own last `mmdrop` there for that reason). Do not drop what
+/// may be the last reference in atomic context (under a spinlock, in an RCU read-side critical
+/// section, with interrupts disabled): drop it after unlocking, or keep it in an object that
+/// is freed from process context.
 ///
 /// # Invariants
 ///
@@ -347,13 +355,22 @@ impl MmWithUser {
 /// `f` gets `None` if the current task has no address space (a kernel thread that has not
 /// adopted one with `kthread_use_mm`).
 ///
+/// Call it from process context only (a system call, a file operation, a work item of a kernel
+/// thread that adopted an mm). In interrupt context, the current task is whichever task was
+/// interrupted: its address space has nothing to do with the work at hand, and `f` could not
+/// take the mmap lock anyway, since that sleeps.
+///
 /// No reference count is needed: a task's `mm` holds an `mm_users` reference, and the pointer
-/// is only changed by the task itself (`exec`, `exit`, `kthread_unuse_mm`), which cannot happen
-/// while it is running `f`. For a kernel thread that adopted an mm with `kthread_use_mm`, the
-/// caller of `kthread_use_mm` must keep an `mm_users` reference until `kthread_unuse_mm`, and
-/// `kthread_unuse_mm` cannot run in the middle of `f` either. The borrow is bounded by the
-/// closure, so it cannot be kept after `f` returns (e.g. stored in a struct or used from
-/// another task later): take a reference with [`Mm::mmgrab`] or [`MmWithUser::mmget`] for that.
+/// is only changed by the task itself (`exec`, `exit`, `kthread_use_mm`, `kthread_unuse_mm`),
+/// which cannot happen while it is running `f`. For a kernel thread that adopted an mm with
+/// `kthread_use_mm`, the caller of `kthread_use_mm` must keep an `mm_users` reference until
+/// `kthread_unuse_mm`. Those C functions are only reachable through `unsafe` code, which must
+/// not call them from inside `f`. The borrow is bounded by the closure, so it cannot be kept
+/// after `f` returns (e.g. stored in a struct or used from another task later): take a
+/// reference with [`Mm::mmgrab`] or [`MmWithUser::mmget`] for that.
+///
+/// Later upstream kernels spell this `current!().mm()`; see
+/// `Documentation/rust/upstream-compat.rst` for why this series keeps a closure on 6.12.
 ///
 /// # Examples
 ///

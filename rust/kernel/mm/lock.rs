@@ -362,24 +362,27 @@ mod per_vma {
     impl MmWithUser {
         /// Takes the read lock of the VMA containing `addr`, without the mmap lock.
         ///
-        /// Returns `None` if there is no such VMA or if it cannot be locked this way right now
-        /// (it is being modified, or it is an anonymous VMA without an `anon_vma` yet, i.e. one
-        /// that was never written to). Callers fall back to [`MmWithUser::mmap_read_lock`] then.
+        /// Returns `None` if no VMA contains `addr`, or if the VMA cannot be read-locked right
+        /// now: a holder of the mmap write lock has write-locked it to modify it (until it
+        /// releases the mmap lock), its lock is contended, or it changed or went away while
+        /// being locked. Callers fall back to [`MmWithUser::mmap_read_lock`] then. The kind of
+        /// VMA does not matter: an anonymous VMA that was never written to (and so has no
+        /// `anon_vma` yet) is locked like any other.
         ///
         /// # Examples
         ///
         /// ```
         /// use kernel::mm::{kunit, with_current_mm};
-        /// use kernel::uaccess::UserSlice;
         ///
         /// let addr = kunit::vm_mmap(None, 4096, kunit::PROT_READ | kunit::PROT_WRITE,
         ///     kunit::MAP_PRIVATE)?;
-        /// // Touch the memory, so the VMA gets an `anon_vma`.
-        /// UserSlice::new(addr, 4).writer().write_slice(&[1, 2, 3, 4])?;
+        /// // The memory was never touched: the VMA has no `anon_vma`, and can be locked anyway.
         /// with_current_mm(|mm| {
         ///     let mm = mm.unwrap();
-        ///     let vma = mm.lock_vma_under_rcu(addr).expect("a written anonymous VMA");
+        ///     let vma = mm.lock_vma_under_rcu(addr).expect("an untouched anonymous VMA");
         ///     assert_eq!(vma.start(), addr);
+        ///     // SAFETY: The VMA's read lock is held.
+        ///     assert!(unsafe { (*vma.as_ptr()).anon_vma }.is_null());
         ///     drop(vma);
         ///     assert!(mm.lock_vma_under_rcu(0).is_none());
         /// });
@@ -412,11 +415,9 @@ mod per_vma {
     ///
     /// ```
     /// use kernel::mm::{kunit, with_current_mm};
-    /// use kernel::uaccess::UserSlice;
     ///
     /// let addr = kunit::vm_mmap(None, 2 * 4096, kunit::PROT_READ | kunit::PROT_WRITE,
     ///     kunit::MAP_PRIVATE)?;
-    /// UserSlice::new(addr, 1).writer().write_slice(&[7])?;
     /// with_current_mm(|mm| {
     ///     let vma = mm.unwrap().lock_vma_under_rcu(addr + 4096).expect("locked");
     ///     assert_eq!(vma.end(), addr + 2 * 4096);

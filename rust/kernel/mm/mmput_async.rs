@@ -19,7 +19,7 @@ use core::{ops::Deref, ptr::NonNull};
 /// defers the teardown to a workqueue and never sleeps. Use `ARef<MmWithUserAsync>` for
 /// references that may be released while holding a spinlock, e.g. when an object owning one is
 /// removed from a list under a spinlock and freed there. It derefs to [`MmWithUser`] and is
-/// created from an `ARef<MmWithUser>`.
+/// created from an `ARef<MmWithUser>` ([`MmWithUser::into_mmput_async`] or `From`).
 ///
 /// # Invariants
 ///
@@ -111,6 +111,35 @@ impl From<ARef<MmWithUser>> for ARef<MmWithUserAsync> {
         // SAFETY: `MmWithUserAsync` is a transparent wrapper of `MmWithUser`, and we own the
         // reference `ptr` came with.
         unsafe { ARef::from_raw(ptr.cast()) }
+    }
+}
+
+impl MmWithUser {
+    /// Converts an `mm_users` reference into one that is released with `mmput_async`, without
+    /// touching the reference count.
+    ///
+    /// This is the same as `ARef::<MmWithUserAsync>::from(me)`, under the name upstream Linux
+    /// uses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{kunit::mm_users, with_current_mm, MmWithUser};
+    ///
+    /// # kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+    /// #     kernel::mm::kunit::MAP_PRIVATE)?;
+    /// let user = with_current_mm(|mm| mm.unwrap().mmget());
+    /// let users = mm_users(&user);
+    /// let asynch = MmWithUser::into_mmput_async(user.clone());
+    /// assert_eq!(mm_users(&user), users + 1);
+    /// assert_eq!(asynch.as_raw(), user.as_raw());
+    /// drop(asynch);
+    /// assert_eq!(mm_users(&user), users);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn into_mmput_async(me: ARef<MmWithUser>) -> ARef<MmWithUserAsync> {
+        ARef::from(me)
     }
 }
 

@@ -53,13 +53,17 @@ pub mod flags {
     pub const PFNMAP: vm_flags_t = bindings::VM_PFNMAP as vm_flags_t;
     /// The mapping is locked in memory (`mlock`).
     pub const LOCKED: vm_flags_t = bindings::VM_LOCKED as vm_flags_t;
-    /// The mapping is an I/O mapping.
+    /// The mapping is an I/O mapping: `get_user_pages()` refuses it, core dumps skip it, and
+    /// user space cannot clear [`DONTCOPY`] with `MADV_DOFORK`.
     pub const IO: vm_flags_t = bindings::VM_IO as vm_flags_t;
-    /// The mapping is not copied into the child on `fork`.
+    /// The mapping is not copied into the child on `fork`, until user space clears the flag with
+    /// `madvise(MADV_DOFORK)` (refused if [`IO`] is set).
     pub const DONTCOPY: vm_flags_t = bindings::VM_DONTCOPY as vm_flags_t;
     /// The mapping cannot be grown with `mremap`.
     pub const DONTEXPAND: vm_flags_t = bindings::VM_DONTEXPAND as vm_flags_t;
-    /// The mapping is not included in core dumps.
+    /// The mapping is not included in core dumps, until user space clears the flag with
+    /// `madvise(MADV_DODUMP)` (refused if one of [`IO`], [`DONTEXPAND`], [`PFNMAP`] or
+    /// [`MIXEDMAP`] is set).
     pub const DONTDUMP: vm_flags_t = bindings::VM_DONTDUMP as vm_flags_t;
     /// The mapping may contain both `struct page` pages and raw PFNs (`vm_insert_page`).
     pub const MIXEDMAP: vm_flags_t = bindings::VM_MIXEDMAP as vm_flags_t;
@@ -378,13 +382,15 @@ impl VmaMixedMap {
     ///
     /// The mapping takes its own reference on the page, so `page` may be dropped afterwards.
     /// Returns `EFAULT` if `address` is outside the VMA, `EBUSY` if a page is already mapped
-    /// there, `EINVAL` for a page that cannot be mapped, or `ENOMEM`.
+    /// there, `EINVAL` for a page that cannot be mapped (e.g. one without a reference count of
+    /// its own, like the sub-pages after the first of a higher-order allocation made without
+    /// `__GFP_COMP`), or `ENOMEM`.
     ///
     /// # Examples
     ///
     /// ```
     /// use kernel::mm::{kunit, with_current_mm};
-    /// use kernel::page::{Page, PAGE_SIZE};
+    /// use kernel::page::{Page, Pages, PAGE_SIZE};
     /// use kernel::uaccess::UserSlice;
     ///
     /// let file = kunit::TestFileMapping::new::<kunit::MixedMapHook>()?;
@@ -400,6 +406,10 @@ impl VmaMixedMap {
     ///     vma.vm_insert_page(addr + PAGE_SIZE, &page)?;
     ///     assert_eq!(vma.vm_insert_page(addr + PAGE_SIZE, &page), Err(EBUSY));
     ///     assert_eq!(vma.vm_insert_page(addr + 2 * PAGE_SIZE, &page), Err(EFAULT));
+    ///     // The second sub-page of a non-compound allocation has no reference count.
+    ///     let pages = Pages::<1>::alloc(GFP_KERNEL | __GFP_ZERO)?;
+    ///     let second = pages.page(1).ok_or(EINVAL)?;
+    ///     assert_eq!(vma.vm_insert_page(addr, &second), Err(EINVAL));
     ///     Ok(())
     /// })?;
     /// drop(page);
@@ -578,10 +588,17 @@ impl VmaNew {
 
     /// Sets `VM_DONTCOPY`: the mapping is not inherited by a child on `fork`.
     ///
+    /// This is a default, not a guarantee: user space may clear the flag later with
+    /// `madvise(MADV_DOFORK)`, unless `VM_IO` is set too ([`VmaNew::set_io`]). A driver whose
+    /// correctness depends on the mapping never being shared with a child must set both, or
+    /// cope with the child's mapping (e.g. by recording the mm in its `mmap` hook and checking
+    /// it later).
+    ///
     /// # Examples
     ///
     /// ```
-    /// use kernel::mm::{kunit, virt::{flags, VmaNew}, with_current_mm};
+    /// use kernel::bindings;
+    /// use kernel::mm::{kunit, virt::{flags, vm_flags_t, VmaNew}, with_current_mm};
     ///
     /// struct Hook;
     /// impl kunit::TestMmapHook for Hook {
@@ -591,18 +608,119 @@ impl VmaNew {
     ///     }
     /// }
     ///
+    /// struct IoHook;
+    /// impl kunit::TestMmapHook for IoHook {
+    ///     fn mmap(vma: &VmaNew) -> Result {
+    ///         vma.set_dontcopy();
+    ///         vma.set_io();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// /// Does what `madvise(addr, 4096, MADV_DOFORK)` does in user space; returns its result
+    /// /// and the flags of the VMA afterwards.
+    /// fn dofork(addr: usize) -> (i32, vm_flags_t) {
+    ///     with_current_mm(|mm| {
+    ///         let mm = mm.unwrap();
+    ///         // SAFETY: `mm` is alive while borrowed; `do_madvise` takes its mmap lock, which
+    ///         // we do not hold.
+    ///         let ret = unsafe {
+    ///             bindings::do_madvise(mm.as_raw(), addr as _, 4096, bindings::MADV_DOFORK as _)
+    ///         };
+    ///         let guard = mm.mmap_read_lock();
+    ///         (ret, guard.vma_lookup(addr).unwrap().flags())
+    ///     })
+    /// }
+    ///
     /// let file = kunit::TestFileMapping::new::<Hook>()?;
     /// let addr = file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED)?;
     /// with_current_mm(|mm| {
     ///     let guard = mm.unwrap().mmap_read_lock();
     ///     assert_ne!(guard.vma_lookup(addr).unwrap().flags() & flags::DONTCOPY, 0);
     /// });
+    /// // User space can undo it...
+    /// let (ret, f) = dofork(addr);
+    /// assert_eq!(ret, 0);
+    /// assert_eq!(f & flags::DONTCOPY, 0);
+    ///
+    /// // ...unless `VM_IO` is set too.
+    /// let file = kunit::TestFileMapping::new::<IoHook>()?;
+    /// let addr = file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED)?;
+    /// let (ret, f) = dofork(addr);
+    /// assert_eq!(ret, EINVAL.to_errno());
+    /// assert_ne!(f & flags::DONTCOPY, 0);
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
     pub fn set_dontcopy(&self) {
         // SAFETY: `VM_DONTCOPY` only affects `fork`.
         unsafe { self.set_flags(flags::DONTCOPY) };
+    }
+
+    /// Sets `VM_IO`: the mapping is treated as memory-mapped I/O.
+    ///
+    /// `get_user_pages()` refuses the mapping (so `O_DIRECT` and other pinning users of it
+    /// fail), core dumps skip it, and user space can no longer clear `VM_DONTCOPY` with
+    /// `madvise(MADV_DOFORK)` nor `VM_DONTDUMP` with `MADV_DODUMP`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{kunit, virt::{flags, VmaNew}, with_current_mm};
+    ///
+    /// struct Hook;
+    /// impl kunit::TestMmapHook for Hook {
+    ///     fn mmap(vma: &VmaNew) -> Result {
+    ///         vma.set_io();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let file = kunit::TestFileMapping::new::<Hook>()?;
+    /// let addr = file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED)?;
+    /// with_current_mm(|mm| {
+    ///     let guard = mm.unwrap().mmap_read_lock();
+    ///     assert_ne!(guard.vma_lookup(addr).unwrap().flags() & flags::IO, 0);
+    /// });
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn set_io(&self) {
+        // SAFETY: `VM_IO` only restricts what the core mm does with the pages (no pinning, no
+        // core dump, no `MADV_DOFORK`); no Rust type relies on it being clear.
+        unsafe { self.set_flags(flags::IO) };
+    }
+
+    /// Sets `VM_DONTDUMP`: the mapping is left out of core dumps.
+    ///
+    /// User space may clear the flag with `madvise(MADV_DODUMP)`, unless one of `VM_IO`,
+    /// `VM_DONTEXPAND`, `VM_PFNMAP` or `VM_MIXEDMAP` is set.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{kunit, virt::{flags, VmaNew}, with_current_mm};
+    ///
+    /// struct Hook;
+    /// impl kunit::TestMmapHook for Hook {
+    ///     fn mmap(vma: &VmaNew) -> Result {
+    ///         vma.set_dontdump();
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let file = kunit::TestFileMapping::new::<Hook>()?;
+    /// let addr = file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED)?;
+    /// with_current_mm(|mm| {
+    ///     let guard = mm.unwrap().mmap_read_lock();
+    ///     assert_ne!(guard.vma_lookup(addr).unwrap().flags() & flags::DONTDUMP, 0);
+    /// });
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn set_dontdump(&self) {
+        // SAFETY: `VM_DONTDUMP` only affects core dumps.
+        unsafe { self.set_flags(flags::DONTDUMP) };
     }
 
     /// Sets `VM_DONTEXPAND`: the mapping cannot be grown with `mremap`.
@@ -632,6 +750,51 @@ impl VmaNew {
     pub fn set_dontexpand(&self) {
         // SAFETY: `VM_DONTEXPAND` only affects `mremap`.
         unsafe { self.set_flags(flags::DONTEXPAND) };
+    }
+
+    /// Clears the `may` flag (`VM_MAY*`) unless the mapping already has `prot` (`VM_READ`,
+    /// `VM_WRITE` or `VM_EXEC`), in which case it returns `EPERM`.
+    #[inline]
+    fn try_clear_may(&self, may: vm_flags_t, prot: vm_flags_t) -> Result {
+        if self.flags() & prot != 0 {
+            return Err(EPERM);
+        }
+        // SAFETY: By the type invariant, the mmap write lock is held, as `vm_flags_clear`
+        // needs; no Rust type relies on a `VM_MAY*` flag being set.
+        unsafe { bindings::vm_flags_clear(self.as_ptr(), may) };
+        Ok(())
+    }
+
+    /// Clears `VM_MAYREAD`, so `mprotect` cannot make the mapping readable later.
+    ///
+    /// Returns `EPERM` (what `mmap` then returns) if the mapping is already readable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{kunit, virt::{flags, VmaNew}, with_current_mm};
+    ///
+    /// struct Hook;
+    /// impl kunit::TestMmapHook for Hook {
+    ///     fn mmap(vma: &VmaNew) -> Result {
+    ///         // `mmap` sets all of `VM_MAY*` by default.
+    ///         assert_ne!(vma.flags() & flags::MAYREAD, 0);
+    ///         vma.try_clear_mayread()
+    ///     }
+    /// }
+    ///
+    /// let file = kunit::TestFileMapping::new::<Hook>()?;
+    /// let addr = file.mmap(4096, kunit::PROT_NONE, kunit::MAP_SHARED)?;
+    /// with_current_mm(|mm| {
+    ///     let guard = mm.unwrap().mmap_read_lock();
+    ///     assert_eq!(guard.vma_lookup(addr).unwrap().flags() & flags::MAYREAD, 0);
+    /// });
+    /// assert_eq!(file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED), Err(EPERM));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn try_clear_mayread(&self) -> Result {
+        self.try_clear_may(flags::MAYREAD, flags::READ)
     }
 
     /// Clears `VM_MAYWRITE`, so `mprotect` cannot make the mapping writable later.
@@ -664,13 +827,40 @@ impl VmaNew {
     /// ```
     #[inline]
     pub fn try_clear_maywrite(&self) -> Result {
-        if self.writable() {
-            return Err(EPERM);
-        }
-        // SAFETY: By the type invariant, the mmap write lock is held, as `vm_flags_clear`
-        // needs; no Rust type relies on `VM_MAYWRITE` being set.
-        unsafe { bindings::vm_flags_clear(self.as_ptr(), flags::MAYWRITE) };
-        Ok(())
+        self.try_clear_may(flags::MAYWRITE, flags::WRITE)
+    }
+
+    /// Clears `VM_MAYEXEC`, so `mprotect` cannot make the mapping executable later.
+    ///
+    /// Returns `EPERM` (what `mmap` then returns) if the mapping is already executable.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::mm::{kunit, virt::{flags, VmaNew}, with_current_mm};
+    ///
+    /// struct Hook;
+    /// impl kunit::TestMmapHook for Hook {
+    ///     fn mmap(vma: &VmaNew) -> Result {
+    ///         // `mmap` sets all of `VM_MAY*` by default.
+    ///         assert_ne!(vma.flags() & flags::MAYEXEC, 0);
+    ///         vma.try_clear_mayexec()
+    ///     }
+    /// }
+    ///
+    /// let file = kunit::TestFileMapping::new::<Hook>()?;
+    /// let addr = file.mmap(4096, kunit::PROT_READ, kunit::MAP_SHARED)?;
+    /// with_current_mm(|mm| {
+    ///     let guard = mm.unwrap().mmap_read_lock();
+    ///     assert_eq!(guard.vma_lookup(addr).unwrap().flags() & flags::MAYEXEC, 0);
+    /// });
+    /// let res = file.mmap(4096, kunit::PROT_READ | kunit::PROT_EXEC, kunit::MAP_SHARED);
+    /// assert_eq!(res, Err(EPERM));
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    pub fn try_clear_mayexec(&self) -> Result {
+        self.try_clear_may(flags::MAYEXEC, flags::EXEC)
     }
 
     /// Returns whether the mapping is readable (`VM_READ`, from `PROT_READ`).
