@@ -2,6 +2,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
+#include <linux/bug.h>
 
 void rust_helper_set_bit(long nr, unsigned long *addr)
 {
@@ -35,4 +36,11 @@ unsigned long rust_helper_find_next_zero_bit(const unsigned long *addr,
 					     unsigned long offset)
 {
 	return find_next_zero_bit(addr, size, offset);
+}
+
+void rust_helper_bitmap_warn_invariant(const char *file, size_t len,
+				       unsigned int line)
+{
+	WARN(1, "Rust bitmap invariant broken at %.*s:%u\n", (int)len, file,
+	     line);
 }

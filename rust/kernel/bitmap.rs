@@ -109,6 +109,41 @@ pub const fn bits_to_longs(nbits: usize) -> usize {
     nbits.div_ceil(BITS_PER_LONG)
 }
 
+/// Reports, once per call site, a condition that the type invariants of this module or of
+/// [`crate::id_pool`] rule out, and evaluates to it.
+///
+/// Like C's `WARN_ON_ONCE()`: if `$cond` is true, the first time at this call site it prints a
+/// `WARNING:` with a backtrace (and taints the kernel), as it means a bug in these modules or
+/// memory corruption. The caller then goes on with a safe fallback, such as treating a bitmap
+/// word as full or an id as unavailable. It is never used for the arguments of callers, which
+/// get an error instead: valid or invalid input does not reach it.
+macro_rules! warn_on_once {
+    ($cond:expr) => {{
+        let cond: bool = $cond;
+        if cond {
+            static WARNED: ::core::sync::atomic::AtomicBool =
+                ::core::sync::atomic::AtomicBool::new(false);
+            if !WARNED.swap(true, ::core::sync::atomic::Ordering::Relaxed) {
+                $crate::bitmap::warn_broken_invariant();
+            }
+        }
+        cond
+    }};
+}
+pub(crate) use warn_on_once;
+
+/// Prints the warning of [`warn_on_once!`], naming the Rust source location of its caller.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn warn_broken_invariant() {
+    let location = core::panic::Location::caller();
+    let file = location.file();
+    // SAFETY: `file` is valid for reads of `file.len()` bytes during the call; the C function
+    // prints at most that many bytes of it (`%.*s`), so it needs no NUL terminator.
+    unsafe { bindings::bitmap_warn_invariant(file.as_ptr().cast(), file.len(), location.line()) };
+}
+
 /// Returns the mask of the bits of the last word of an `nbits`-bit bitmap that are inside it.
 #[inline]
 const fn last_word_mask(nbits: usize) -> usize {
@@ -305,8 +340,11 @@ impl<'a> BitmapRef<'a> {
         if index >= self.nbits {
             return Err(ERANGE);
         }
-        // By the type invariant, this always succeeds because `index < self.nbits`.
-        let word = self.words.get(index / BITS_PER_LONG).ok_or(ERANGE)?;
+        // By the type invariant, there is such a word because `index < self.nbits`.
+        let Some(word) = self.words.get(index / BITS_PER_LONG) else {
+            warn_on_once!(true);
+            return Err(ERANGE);
+        };
         Ok((word, index % BITS_PER_LONG))
     }
 
@@ -386,12 +424,17 @@ impl<'a> BitmapRef<'a> {
             return None;
         }
         let index = start / BITS_PER_LONG;
-        let found = load_searched::<ZEROS>(self.words.get(index)?)
-            & (usize::MAX << (start % BITS_PER_LONG));
+        // By the type invariant, there is such a word because `start < self.nbits`, hence also
+        // a (possibly empty) suffix of the words after it.
+        let (Some(word), Some(rest)) = (self.words.get(index), self.words.get(index + 1..)) else {
+            warn_on_once!(true);
+            return None;
+        };
+        let found = load_searched::<ZEROS>(word) & (usize::MAX << (start % BITS_PER_LONG));
         if found != 0 {
             return self.found_bit(index, found);
         }
-        self.scan::<ZEROS>(self.words.get(index + 1..)?)
+        self.scan::<ZEROS>(rest)
     }
 
     /// Returns the first bit that is set, or zero if `ZEROS` is true, in `words`, which is a
@@ -1338,9 +1381,18 @@ impl<'a> BitmapMut<'a> {
         let common = min(self.len(), src.len());
         let full_words = common / BITS_PER_LONG;
         let partial = last_word_mask(common);
+        // `src` has a word `i` for every `i <= full_words` that is read below, as
+        // `common <= src.len()`.
+        let src_word = |i| match src.word(i) {
+            Some(word) => word,
+            None => {
+                warn_on_once!(true);
+                0
+            }
+        };
         self.map_words(|i, _| match i.cmp(&full_words) {
-            CmpOrdering::Less => src.word(i).unwrap_or(0),
-            CmpOrdering::Equal if common % BITS_PER_LONG != 0 => src.word(i).unwrap_or(0) & partial,
+            CmpOrdering::Less => src_word(i),
+            CmpOrdering::Equal if common % BITS_PER_LONG != 0 => src_word(i) & partial,
             _ => 0,
         });
     }
@@ -1352,7 +1404,14 @@ impl<'a> BitmapMut<'a> {
         if self.len() != other.len() {
             return Err(EINVAL);
         }
-        self.map_words(|i, word| op(word, other.word(i).unwrap_or(0)));
+        // The lengths are equal, so `other` has a word `i` for every word `i` of this bitmap.
+        self.map_words(|i, word| match other.word(i) {
+            Some(other) => op(word, other),
+            None => {
+                warn_on_once!(true);
+                word
+            }
+        });
         Ok(())
     }
 

@@ -132,7 +132,7 @@
 
 use crate::{
     alloc::{AllocError, Flags},
-    bitmap::{bits_to_longs, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    bitmap::{bits_to_longs, warn_on_once, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
     error::{
         code::{EINVAL, ENOMEM, ENOSPC},
         Result,
@@ -238,13 +238,19 @@ impl Layout {
     /// Returns the index of the first word of summary level `level` in the summary bitmap.
     #[inline]
     fn start(&self, level: usize) -> usize {
-        self.start.get(level).copied().unwrap_or(0)
+        // Callers pass levels up to `depth < MAX_LEVELS`.
+        let start = self.start.get(level).copied();
+        warn_on_once!(start.is_none());
+        start.unwrap_or(0)
     }
 
     /// Returns the number of words of level `level`; zero if there is no such level.
     #[inline]
     fn words(&self, level: usize) -> usize {
-        self.words.get(level).copied().unwrap_or(0)
+        // Callers pass levels up to `depth < MAX_LEVELS`.
+        let words = self.words.get(level).copied();
+        warn_on_once!(words.is_none());
+        words.unwrap_or(0)
     }
 
     /// Returns the length in bits of the bitmap of the ids, level 0.
@@ -270,10 +276,16 @@ struct Levels<'a> {
 
 impl Levels<'_> {
     /// Returns word `index` of level `level`, with every bit set if there is no such word.
+    ///
+    /// A search going up may ask for the word past the last one of a summary level, which counts
+    /// as full. Level 0 is only read at the word of an id below the capacity, or at a word that a
+    /// summary level shows is not full, so it always has the word.
     #[inline]
     fn word(&self, level: usize, index: usize) -> usize {
         let word = if level == 0 {
-            self.ids.word(index)
+            let word = self.ids.word(index);
+            warn_on_once!(word.is_none());
+            word
         } else if index < self.layout.words(level) {
             self.summary.word(self.layout.start(level) + index)
         } else {
@@ -294,9 +306,9 @@ impl LevelsMut<'_> {
     /// Sets bit `bit` of level `level` to `value` and returns the word that held it, before the
     /// change.
     ///
-    /// The bit must be inside the level, which it is by the type invariants when the callers
-    /// call it; were it not, the bitmaps would be left unchanged and every bit of the returned
-    /// word would be set.
+    /// The bit must be inside the level, which it is by the type invariants of [`IdPool`] when
+    /// its methods call it; were it not, this would report it, leave the bitmaps unchanged and
+    /// return a word with every bit set.
     #[inline]
     fn assign(&mut self, level: usize, bit: usize, value: bool) -> usize {
         let index = bit / BITS_PER_LONG;
@@ -306,9 +318,16 @@ impl LevelsMut<'_> {
             let first = self.layout.start(level);
             (&mut self.summary, first * BITS_PER_LONG + bit)
         } else {
+            warn_on_once!(true);
             return usize::MAX;
         };
-        map.assign_bit_in_word(pos, value).unwrap_or(usize::MAX)
+        match map.assign_bit_in_word(pos, value) {
+            Ok(old) => old,
+            Err(_) => {
+                warn_on_once!(true);
+                usize::MAX
+            }
+        }
     }
 
     /// Records in the summary levels that word `index` of level 0 has just become full, if
@@ -341,16 +360,21 @@ fn new_inline<const INLINE_WORDS: usize>(nbits: usize) -> OwnedBitmap<INLINE_WOR
     let nbits = min(nbits, OwnedBitmap::<INLINE_WORDS>::INLINE_BITS);
     // `new_inline` returns `None` only for lengths past `INLINE_BITS`, so the default (an empty
     // inline bitmap) is never used.
-    OwnedBitmap::new_inline(nbits).unwrap_or_default()
+    let map = OwnedBitmap::new_inline(nbits);
+    warn_on_once!(map.is_none());
+    map.unwrap_or_default()
 }
 
-/// Returns the number of set bits of `map` from bit `start` to bit `end` excluded.
+/// Returns the number of set bits of `map` from bit `start` to bit `end` excluded, which is at
+/// most the length of `map`.
 fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
     let mut count = 0;
     let mut pos = start;
     while pos < end {
         let index = pos / BITS_PER_LONG;
-        let mut word = map.word(index).unwrap_or(0) & (usize::MAX << (pos % BITS_PER_LONG));
+        let word = map.word(index);
+        warn_on_once!(word.is_none());
+        let mut word = word.unwrap_or(0) & (usize::MAX << (pos % BITS_PER_LONG));
         let next = (index + 1) * BITS_PER_LONG;
         if end < next {
             word &= !(usize::MAX << (end % BITS_PER_LONG));
@@ -795,15 +819,14 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // level has at most half as many words as the level below it, so there are fewer
         // summary words than words of ids: nothing was clamped. With no id in use, only the bits
         // past the end of each level must be set.
-        pool.ids
-            .view_mut()
-            .set_range(layout.capacity..layout.ids_bits())
-            .ok();
+        let mut ids = pool.ids.view_mut();
+        warn_on_once!(ids.set_range(layout.capacity..layout.ids_bits()).is_err());
         let mut summary = pool.summary.view_mut();
         for level in 1..=layout.depth {
             let start = layout.start(level) * BITS_PER_LONG;
             let end = start + layout.words(level) * BITS_PER_LONG;
-            summary.set_range(start + layout.words(level - 1)..end).ok();
+            let past_end = start + layout.words(level - 1)..end;
+            warn_on_once!(summary.set_range(past_end).is_err());
         }
         pool
     }
@@ -922,8 +945,13 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         if skip >= BITS_PER_LONG {
             return None;
         }
+        // Callers pass the reopened word, which is below the number of words of ids.
+        let Some(word) = self.ids.view().word(index) else {
+            warn_on_once!(true);
+            return None;
+        };
         // The bits below `start` count as set.
-        let word = self.ids.view().word(index)? | !(usize::MAX << skip);
+        let word = word | !(usize::MAX << skip);
         (word != usize::MAX).then(|| first + word.trailing_ones() as usize)
     }
 
@@ -981,8 +1009,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             level -= 1;
             index = bit;
             word = levels.word(level, index);
-            if word == usize::MAX {
-                // Unreachable by the type invariants.
+            // The zero bit of the level above says that this word is not full.
+            if warn_on_once!(word == usize::MAX) {
                 return None;
             }
         }
@@ -995,6 +1023,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         let mut reopened = self.reopened;
         let mut levels = self.levels_mut();
         let old = levels.assign(0, id, true);
+        // The caller passes an unused id.
+        warn_on_once!(old & (1 << (id % BITS_PER_LONG)) != 0);
         let new = old | (1 << (id % BITS_PER_LONG));
         if id == lowest_free {
             // The run of ids in use goes on with `id` and the ids after it in its word that are
@@ -1308,10 +1338,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         let mut ids = resizer.ids.view_mut();
         ids.copy_and_extend(self.ids.view());
         let len = ids.len();
-        // Clear the bits past the old capacity, then set those past the new one.
-        ids.clear_range(min(min(old.capacity, new.capacity), len)..len)
-            .ok();
-        ids.set_range(min(new.capacity, len)..len).ok();
+        // Clear the bits past the old capacity, then set those past the new one. The ranges are
+        // inside the bitmap.
+        let cleared = ids.clear_range(min(min(old.capacity, new.capacity), len)..len);
+        let set = ids.set_range(min(new.capacity, len)..len);
+        warn_on_once!(cleared.is_err() || set.is_err());
         let ids = resizer.ids.view();
         let mut summary = resizer.summary.view_mut();
         summary.zero();
@@ -1325,15 +1356,20 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
                 } else {
                     summary.view().word(below_start + index)
                 };
+                // The bits are inside the summary bitmap of the layout.
                 if word == Some(usize::MAX) {
-                    summary.set_bit(base + index).ok();
+                    warn_on_once!(summary.set_bit(base + index).is_err());
                 }
             }
-            summary
-                .set_range(base + below..base + new.words(level) * BITS_PER_LONG)
-                .ok();
+            let past_end = summary.set_range(base + below..base + new.words(level) * BITS_PER_LONG);
+            warn_on_once!(past_end.is_err());
         }
         let high = count_range(ids, new.capacity / 4, new.capacity);
+        // The reopened word may be past the new capacity: end the run of ids in use at its first
+        // unused id while the pool still has it.
+        if let Some(index) = self.reopened {
+            self.end_run_in_word(index);
+        }
         swap(&mut self.ids, &mut resizer.ids);
         swap(&mut self.summary, &mut resizer.summary);
         // INVARIANT: The bitmaps now have the layout of the new capacity, with the same ids in
@@ -1346,9 +1382,6 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // still in use.
         self.full_from = min(self.full_from, new.capacity);
         self.lowest_free = min(self.lowest_free, new.capacity);
-        if let Some(index) = self.reopened {
-            self.end_run_in_word(index);
-        }
         // INVARIANT: The summary levels were rebuilt from the ids: no word is reopened, and the
         // run of ids in use ends before the first unused id of the word that was.
         self.reopened = None;
