@@ -21,8 +21,8 @@
 //! without the lock:
 //!
 //! 1. *request*, with the lock held: [`IdPool::grow_request`] or [`IdPool::shrink_request`]
-//!    returns a [`ResizeRequest`] with the current and the new capacities;
-//! 2. *allocate*, without the lock: [`ResizeRequest::realloc`] returns a [`PoolResizer`] holding
+//!    returns a [`ReallocRequest`] with the current and the new capacities;
+//! 2. *allocate*, without the lock: [`ReallocRequest::realloc`] returns a [`PoolResizer`] holding
 //!    the new bitmaps;
 //! 3. *commit*, with the lock held again: [`IdPool::grow`] or [`IdPool::shrink`] moves the ids into
 //!    the new bitmaps. It cannot fail and does not allocate.
@@ -457,10 +457,15 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// # Ok::<(), Error>(())
 /// ```
 ///
-/// Random operations checked against a simple model:
+/// Random operations checked against a simple model, on pools of up to three summary levels
+/// (`2^19` ids) whose maximum capacities are not multiples of the word size: bursts of acquires
+/// and of releases from random starts, and resizers committed in random order, some after the
+/// pool changed:
 ///
 /// ```
-/// use kernel::id_pool::IdPool;
+/// use core::cmp::{max, min};
+/// use kernel::bitmap::BITS_PER_LONG as W;
+/// use kernel::id_pool::{Grow, IdPool, PoolResizer, ReallocRequest, Shrink};
 ///
 /// struct XorShift(u64);
 ///
@@ -471,95 +476,339 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///         self.0 ^= self.0 << 17;
 ///         self.0 as usize
 ///     }
+///
+///     // A number below `n`, which is not zero.
+///     fn below(&mut self, n: usize) -> usize {
+///         self.next() % n
+///     }
 /// }
 ///
-/// fn check<const N: usize>(max: usize, seed: u64, ops: usize) -> Result {
-///     let mut pool = IdPool::<N>::with_max(max);
-///     let mut model = KVec::from_elem(false, max, GFP_KERNEL)?;
-///     let mut used = 0;
-///     let floor = core::cmp::min(IdPool::<N>::INLINE_CAPACITY, max);
-///     let mut rng = XorShift(seed);
-///     for op in 0..ops {
-///         let capacity = pool.capacity();
-///         let r = rng.next();
-///         // Phases that mostly acquire alternate with phases that mostly release.
-///         let acquire = if (op / 500) % 2 == 0 { r % 8 < 6 } else { r % 8 < 2 };
-///         if acquire {
-///             let start = match (r >> 8) % 4 {
-///                 0 => 0,
-///                 1 => 1,
-///                 2 => rng.next() % (capacity + 1),
-///                 _ => rng.next() % (2 * capacity + 8),
-///             };
-///             let expected = (start..capacity).find(|&id| !model[id]);
-///             assert_eq!(pool.find_unused_id(start).map(|id| id.as_usize()), expected);
-///             if expected.is_some() {
-///                 // Sometimes, drop the reservation instead.
-///                 if (r >> 12) % 16 != 0 {
-///                     let id = pool.find_unused_id(start).ok_or(EINVAL)?.acquire();
-///                     model[id] = true;
-///                     used += 1;
-///                 }
-///             } else if let Some(request) = pool.grow_request() {
-///                 assert_eq!(request.old_capacity(), capacity);
-///                 let target = core::cmp::max(2 * capacity, 64);
-///                 assert_eq!(request.new_capacity(), core::cmp::min(target, max));
-///                 let mut resizer = request.realloc(GFP_KERNEL)?;
-///                 assert!(pool.grow(&mut resizer));
-///             } else {
-///                 assert_eq!(capacity, max);
-///             }
+/// // The model: one bit per id in use, in plain words searched one at a time.
+/// struct Model {
+///     words: KVec<u64>,
+///     used: usize,
+/// }
+///
+/// impl Model {
+///     fn get(&self, id: usize) -> bool {
+///         (self.words[id / 64] >> (id % 64)) & 1 != 0
+///     }
+///
+///     fn flip(&mut self, id: usize) {
+///         self.words[id / 64] ^= 1 << (id % 64);
+///         if self.get(id) {
+///             self.used += 1;
 ///         } else {
-///             // Mostly an id in use, sometimes any id.
-///             let id = if (r >> 8) % 8 == 0 {
-///                 rng.next() % (capacity + 3)
-///             } else {
-///                 let from = rng.next() % core::cmp::max(capacity, 1);
-///                 (from..capacity)
-///                     .find(|&id| model[id])
-///                     .or_else(|| (0..from).find(|&id| model[id]))
-///                     .unwrap_or(capacity)
-///             };
-///             if id < capacity && model[id] {
-///                 assert_eq!(pool.release_id(id), Ok(()));
-///                 model[id] = false;
-///                 used -= 1;
-///             } else {
-///                 assert_eq!(pool.release_id(id), Err(EINVAL));
+///             self.used -= 1;
+///         }
+///     }
+///
+///     // The first id of `start..end` that is in use if `used`, unused otherwise.
+///     fn next(&self, used: bool, start: usize, end: usize) -> Option<usize> {
+///         let mut id = start;
+///         while id < end {
+///             let word = if used { self.words[id / 64] } else { !self.words[id / 64] };
+///             let word = word >> (id % 64);
+///             if word != 0 {
+///                 let found = id + word.trailing_zeros() as usize;
+///                 return (found < end).then_some(found);
 ///             }
-///             let last = (0..capacity).rev().find(|&id| model[id]);
-///             let expected = match last {
-///                 _ if capacity <= floor => None,
-///                 None => Some(floor),
-///                 Some(last) if last < capacity / 4 => Some(core::cmp::max(capacity / 2, floor)),
-///                 Some(_) => None,
-///             };
-///             let request = pool.shrink_request();
-///             assert_eq!(request.map(|r| r.new_capacity()), expected);
-///             if let Some(request) = request {
-///                 let mut resizer = request.realloc(GFP_KERNEL)?;
-///                 if (r >> 16) % 4 == 0 {
-///                     // Another thread acquires a high id first: the shrink is stale.
-///                     let id = pool.find_unused_id(capacity / 2).ok_or(EINVAL)?.acquire();
-///                     model[id] = true;
-///                     used += 1;
-///                     assert!(!pool.shrink(&mut resizer));
-///                 } else {
-///                     assert!(pool.shrink(&mut resizer));
-///                     assert_eq!(pool.is_inline(), pool.capacity() <= floor);
+///             id = (id / 64 + 1) * 64;
+///         }
+///         None
+///     }
+///
+///     // The capacity `shrink_request()` should ask for, as documented.
+///     fn shrink_target(&self, capacity: usize, floor: usize) -> Option<usize> {
+///         if capacity <= floor {
+///             None
+///         } else if self.used == 0 {
+///             Some(floor)
+///         } else if self.next(true, capacity / 4, capacity).is_none() {
+///             Some(max(capacity / 2, floor))
+///         } else {
+///             None
+///         }
+///     }
+///
+///     // Whether a search from `start` goes up to summary level 3 (unless it starts from the end
+///     // of the run of ids in use that the pool remembers): the ids from `start` to the end of its
+///     // word, then to the end of the word of level 1 after it, then to the end of the word of
+///     // level 2 after that, are in use or past the capacity.
+///     fn climbs_to_level_3(&self, start: usize, capacity: usize) -> bool {
+///         let end0 = (start / W + 1) * W;
+///         let end1 = (end0 / (W * W) + 1) * (W * W);
+///         let end2 = (end1 / (W * W * W) + 1) * (W * W * W);
+///         capacity > W * W * W
+///             && start < capacity
+///             && self.next(false, start, min(end2, capacity)).is_none()
+///     }
+/// }
+///
+/// // A resizer kept for later, with its old and new capacities.
+/// enum Pending<const N: usize> {
+///     Grow(PoolResizer<Grow, N>, usize),
+///     Shrink(PoolResizer<Shrink, N>, usize, usize),
+/// }
+///
+/// struct Test<const N: usize> {
+///     pool: IdPool<N>,
+///     model: Model,
+///     max: usize,
+///     floor: usize,
+///     pending: [Option<Pending<N>>; 4],
+///     rng: XorShift,
+///     last: usize,
+///     // Searches that went up to level 3, commits found stale, the largest capacity.
+///     deep: usize,
+///     stale: usize,
+///     largest: usize,
+/// }
+///
+/// impl<const N: usize> Test<N> {
+///     fn grow_request(&mut self) -> Option<ReallocRequest<Grow, N>> {
+///         let capacity = self.pool.capacity();
+///         let request = self.pool.grow_request();
+///         let new = min(max(2 * capacity, W), self.max);
+///         let expected = (capacity < self.max).then_some((capacity, new));
+///         assert_eq!(request.map(|r| (r.old_capacity(), r.new_capacity())), expected);
+///         request
+///     }
+///
+///     // Commits `pending`, which applies only if the resize is still valid.
+///     fn commit(&mut self, pending: Pending<N>) {
+///         let capacity = self.pool.capacity();
+///         let (applied, new) = match pending {
+///             Pending::Grow(mut resizer, new) => {
+///                 let applied = self.pool.grow(&mut resizer);
+///                 assert_eq!(applied, new > capacity);
+///                 // A resizer that was committed is spent.
+///                 assert!(!self.pool.grow(&mut resizer));
+///                 (applied, new)
+///             }
+///             Pending::Shrink(mut resizer, old, new) => {
+///                 let applied = self.pool.shrink(&mut resizer);
+///                 let wanted = self.model.shrink_target(capacity, self.floor);
+///                 assert_eq!(applied, old == capacity && wanted == Some(new));
+///                 assert!(!self.pool.shrink(&mut resizer));
+///                 (applied, new)
+///             }
+///         };
+///         if !applied {
+///             self.stale += 1;
+///         }
+///         assert_eq!(self.pool.capacity(), if applied { new } else { capacity });
+///         assert_eq!(self.pool.is_inline(), self.pool.capacity() <= self.floor);
+///         assert!(self.pool.is_consistent());
+///     }
+///
+///     // Keeps `pending` in a random slot, committing the resizer that was there.
+///     fn keep(&mut self, pending: Pending<N>) {
+///         let slot = self.rng.below(self.pending.len());
+///         if let Some(previous) = self.pending[slot].replace(pending) {
+///             self.commit(previous);
+///         }
+///     }
+///
+///     // Acquires `count` ids, each the lowest unused one at or after `start`, growing the pool
+///     // when it has none. If `whims`, it may stop early: drop a reservation, or keep a resizer
+///     // for later.
+///     fn acquire(&mut self, start: usize, count: usize, whims: bool) -> Result {
+///         let mut from = start;
+///         let mut acquired = 0;
+///         while acquired < count {
+///             let capacity = self.pool.capacity();
+///             // Every id from `start` to `from` is in use.
+///             let expected = self.model.next(false, from, capacity);
+///             if from == start && self.model.climbs_to_level_3(start, capacity) {
+///                 self.deep += 1;
+///             }
+///             let unused = self.pool.find_unused_id(start);
+///             assert_eq!(unused.as_ref().map(|id| id.as_usize()), expected);
+///             if let Some(unused) = unused {
+///                 if whims && self.rng.below(32) == 0 {
+///                     return Ok(());
 ///                 }
+///                 let id = unused.acquire();
+///                 self.model.flip(id);
+///                 self.last = id;
+///                 from = id + 1;
+///                 acquired += 1;
+///             } else {
+///                 let Some(request) = self.grow_request() else {
+///                     return Ok(());
+///                 };
+///                 let mut resizer = request.realloc(GFP_KERNEL)?;
+///                 if whims && self.rng.below(8) == 0 {
+///                     self.keep(Pending::Grow(resizer, request.new_capacity()));
+///                     return Ok(());
+///                 }
+///                 assert!(self.pool.grow(&mut resizer));
 ///             }
 ///         }
-///         assert_eq!(pool.used(), used);
-///         assert!(pool.is_consistent());
+///         Ok(())
 ///     }
-///     Ok(())
+///
+///     // Releases `count` ids in use from a random one on, or one random id.
+///     fn release(&mut self, count: usize) {
+///         let capacity = self.pool.capacity();
+///         if count == 1 && self.rng.below(8) == 0 {
+///             // Maybe not in use, or past the capacity.
+///             let id = self.rng.below(capacity + 3);
+///             if id < capacity && self.model.get(id) {
+///                 assert_eq!(self.pool.release_id(id), Ok(()));
+///                 self.model.flip(id);
+///             } else {
+///                 assert_eq!(self.pool.release_id(id), Err(EINVAL));
+///             }
+///             return;
+///         }
+///         let from = if self.rng.below(2) == 0 {
+///             min(self.last.saturating_sub(self.rng.below(4 * W)), capacity)
+///         } else {
+///             self.rng.below(capacity + 1)
+///         };
+///         let mut next = self.model.next(true, from, capacity);
+///         next = next.or_else(|| self.model.next(true, 0, from));
+///         for _ in 0..count {
+///             let Some(id) = next else {
+///                 break;
+///             };
+///             assert_eq!(self.pool.release_id(id), Ok(()));
+///             self.model.flip(id);
+///             next = self.model.next(true, id + 1, capacity);
+///         }
+///     }
+///
+///     // Asks for a grow or a shrink, allocates, and commits now or keeps the resizer for later.
+///     fn resize(&mut self) -> Result {
+///         let capacity = self.pool.capacity();
+///         if self.rng.below(2) == 0 {
+///             if let Some(request) = self.grow_request() {
+///                 let resizer = request.realloc(GFP_KERNEL)?;
+///                 self.keep(Pending::Grow(resizer, request.new_capacity()));
+///             }
+///             return Ok(());
+///         }
+///         let request = self.pool.shrink_request();
+///         let expected = self.model.shrink_target(capacity, self.floor);
+///         assert_eq!(request.map(|r| r.new_capacity()), expected);
+///         if let Some(request) = request {
+///             assert_eq!(request.old_capacity(), capacity);
+///             let resizer = request.realloc(GFP_KERNEL)?;
+///             let pending = Pending::Shrink(resizer, capacity, request.new_capacity());
+///             if self.rng.below(2) == 0 {
+///                 self.commit(pending);
+///             } else {
+///                 self.keep(pending);
+///             }
+///         }
+///         Ok(())
+///     }
+///
+///     // A start for a search: often near the last id acquired, or just below the end of a word
+///     // of level 0, 1 or 2, up to which the pool may be full.
+///     fn start(&mut self) -> usize {
+///         let capacity = self.pool.capacity();
+///         match self.rng.below(8) {
+///             0 => 0,
+///             1 => self.last,
+///             2 => self.last.saturating_sub(self.rng.below(W)),
+///             3 | 4 => {
+///                 let span = W.pow(1 + self.rng.below(3) as u32);
+///                 let end = (self.rng.below(capacity + 1) / span + 1) * span;
+///                 end.saturating_sub(1 + self.rng.below(2 * span / W))
+///             }
+///             5 | 6 => self.rng.below(capacity + 1),
+///             _ => self.rng.below(2 * capacity + 8),
+///         }
+///     }
+///
+///     // A burst of up to `W * 128` ids, one time in eight.
+///     fn count(&mut self) -> usize {
+///         if self.rng.below(8) == 0 {
+///             let most = W << self.rng.below(8);
+///             1 + self.rng.below(most)
+///         } else {
+///             1
+///         }
+///     }
 /// }
 ///
-/// check::<1>(2048, 1, 6000)?;
-/// check::<2>(1000, 2, 5000)?;
-/// check::<0>(300, 3, 3000)?;
-/// check::<65>(5000, 4, 1000)?;
+/// // Returns the number of searches that went up to level 3, the number of stale commits, and the
+/// // largest capacity.
+/// fn check<const N: usize>(max_ids: usize, seed: u64, ops: usize) -> Result<[usize; 3]> {
+///     let mut t = Test {
+///         pool: IdPool::<N>::with_max(max_ids),
+///         model: Model {
+///             words: KVec::from_elem(0, max_ids.div_ceil(64), GFP_KERNEL)?,
+///             used: 0,
+///         },
+///         max: max_ids,
+///         floor: min(IdPool::<N>::INLINE_CAPACITY, max_ids),
+///         pending: [None, None, None, None],
+///         rng: XorShift(seed),
+///         last: 0,
+///         deep: 0,
+///         stale: 0,
+///         largest: 0,
+///     };
+///     let cube = W * W * W;
+///     if max_ids > cube + W {
+///         // Ids from just below the end of the first word of level 2 to just past it, then id 0
+///         // (so that the remembered run of ids in use is elsewhere): a search from inside the
+///         // first ids goes up to level 3, and down to the first unused id past them.
+///         t.acquire(cube - 2 * W * W, 2 * W * W + W, false)?;
+///         t.acquire(0, 1, false)?;
+///         t.acquire(cube - 2 * W * W + 5, 1, false)?;
+///         assert_eq!((t.deep, t.last), (1, cube + W));
+///         assert!(t.pool.is_consistent());
+///     }
+///     for op in 0..ops {
+///         let capacity = t.pool.capacity();
+///         // Phases that mostly acquire alternate with phases that mostly release.
+///         let acquiring = (op / 250) % 2 == 0;
+///         let kind = t.rng.below(16);
+///         if kind < 2 {
+///             t.resize()?;
+///         } else if kind < 3 {
+///             let slot = t.rng.below(t.pending.len());
+///             if let Some(pending) = t.pending[slot].take() {
+///                 t.commit(pending);
+///             }
+///         } else if (kind < 12) == acquiring {
+///             let (start, count) = (t.start(), t.count());
+///             t.acquire(start, count, true)?;
+///         } else {
+///             let count = t.count();
+///             t.release(count);
+///         }
+///         assert_eq!(t.pool.used(), t.model.used);
+///         if capacity <= 4096 || op % 32 == 0 {
+///             assert!(t.pool.is_consistent());
+///         }
+///         t.largest = max(t.largest, t.pool.capacity());
+///     }
+///     for slot in 0..t.pending.len() {
+///         if let Some(pending) = t.pending[slot].take() {
+///             t.commit(pending);
+///         }
+///     }
+///     Ok([t.deep, t.stale, t.largest])
+/// }
+///
+/// // Three levels, and maximum capacities that are not multiples of the word size.
+/// let [deep, stale, largest] = check::<1>((1 << 19) - 37, 1, 3000)?;
+/// pr_info!("id_pool: {} searches up to level 3, {} stale commits\n", deep, stale);
+/// assert!(largest > W * W * W && deep > 0 && stale > 0);
+/// let [_, stale, largest] = check::<2>(70_001, 2, 2000)?;
+/// assert!(largest > W * W && stale > 0);
+/// let [_, stale, largest] = check::<65>(5000, 4, 1000)?;
+/// assert!(largest == 5000 && stale > 0);
+/// let [_, stale, largest] = check::<0>(1000, 3, 1500)?;
+/// assert!(largest == 1000 && stale > 0);
+/// let [_, stale, largest] = check::<1>(100, 5, 1000)?;
+/// assert!(largest == 100 && stale > 0);
 /// # Ok::<(), Error>(())
 /// ```
 ///
@@ -674,48 +923,63 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///     Ok(())
 /// }
 ///
-/// let held_ids = OwnedBitmap::new(MAX, GFP_KERNEL)?;
-/// let shared = Arc::pin_init(
-///     pin_init!(Shared {
-///         pool <- new_spinlock!(IdPool::with_max(MAX)),
-///         held: held_ids,
-///         stale: AtomicUsize::new(0),
-///         failed: AtomicUsize::new(0),
-///         done <- new_mutex!(0),
-///         done_changed <- new_condvar!(),
-///     }),
-///     GFP_KERNEL,
-/// )?;
-/// let mut started = 0;
-/// for i in 0..THREADS {
-///     let shared = shared.clone();
-///     let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-///         let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1);
-///         if run(&shared, seed, i % 2 == 1).is_err() {
-///             shared.failed.fetch_add(1, Ordering::Relaxed);
+/// // Runs the threads on a new pool; returns the number of stale commits.
+/// fn race() -> Result<usize> {
+///     let held_ids = OwnedBitmap::new(MAX, GFP_KERNEL)?;
+///     let shared = Arc::pin_init(
+///         pin_init!(Shared {
+///             pool <- new_spinlock!(IdPool::with_max(MAX)),
+///             held: held_ids,
+///             stale: AtomicUsize::new(0),
+///             failed: AtomicUsize::new(0),
+///             done <- new_mutex!(0),
+///             done_changed <- new_condvar!(),
+///         }),
+///         GFP_KERNEL,
+///     )?;
+///     let mut started = 0;
+///     for i in 0..THREADS {
+///         let shared = shared.clone();
+///         let spawned = workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+///             let seed = 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1);
+///             if run(&shared, seed, i % 2 == 1).is_err() {
+///                 shared.failed.fetch_add(1, Ordering::Relaxed);
+///             }
+///             *shared.done.lock() += 1;
+///             shared.done_changed.notify_all();
+///         });
+///         if spawned.is_ok() {
+///             started += 1;
 ///         }
-///         *shared.done.lock() += 1;
-///         shared.done_changed.notify_all();
-///     });
-///     if spawned.is_ok() {
-///         started += 1;
+///     }
+///     let mut done = shared.done.lock();
+///     while *done < started {
+///         shared.done_changed.wait(&mut done);
+///     }
+///     drop(done);
+///     assert_eq!(started, THREADS);
+///     assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
+///     assert_eq!(shared.held.view().weight(), 0);
+///     let pool = shared.pool.lock();
+///     assert_eq!(pool.used(), 0);
+///     assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
+///     assert!(pool.is_inline());
+///     assert!(pool.is_consistent());
+///     Ok(shared.stale.load(Ordering::Relaxed))
+/// }
+///
+/// // A stale commit happens only if another thread changed the pool between the request and
+/// // the commit of a thread: it proves that the threads raced. Scheduling decides whether they
+/// // do, so try again a few times.
+/// let mut stale = 0;
+/// for attempt in 1..=5 {
+///     stale = race()?;
+///     pr_info!("id_pool: attempt {}: {} stale resizes\n", attempt, stale);
+///     if stale > 0 {
+///         break;
 ///     }
 /// }
-/// let mut done = shared.done.lock();
-/// while *done < started {
-///     shared.done_changed.wait(&mut done);
-/// }
-/// drop(done);
-/// assert_eq!(started, THREADS);
-/// assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
-/// assert_eq!(shared.held.view().weight(), 0);
-/// let pool = shared.pool.lock();
-/// assert_eq!(pool.used(), 0);
-/// assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
-/// assert!(pool.is_inline());
-/// assert!(pool.is_consistent());
-/// drop(pool);
-/// pr_info!("id_pool: {} stale resizes\n", shared.stale.load(Ordering::Relaxed));
+/// assert!(stale > 0);
 /// # Ok::<(), Error>(())
 /// ```
 pub struct IdPool<const INLINE_WORDS: usize = 1> {
@@ -1273,13 +1537,13 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(request.new_capacity(), 100);
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn grow_request(&self) -> Option<ResizeRequest<INLINE_WORDS>> {
+    pub fn grow_request(&self) -> Option<ReallocRequest<Grow, INLINE_WORDS>> {
         let capacity = self.layout.capacity;
         if capacity >= self.max {
             return None;
         }
         let target = min(max(capacity.saturating_mul(2), BITS_PER_LONG), self.max);
-        Some(ResizeRequest::new(capacity, target))
+        Some(ReallocRequest::new(capacity, target))
     }
 
     /// Asks to shrink the pool, if it should.
@@ -1313,7 +1577,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(request.new_capacity(), 64);
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn shrink_request(&self) -> Option<ResizeRequest<INLINE_WORDS>> {
+    pub fn shrink_request(&self) -> Option<ReallocRequest<Shrink, INLINE_WORDS>> {
         let capacity = self.layout.capacity;
         let floor = self.floor();
         if capacity <= floor {
@@ -1326,13 +1590,13 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         } else {
             return None;
         };
-        Some(ResizeRequest::new(capacity, target))
+        Some(ReallocRequest::new(capacity, target))
     }
 
     /// Moves the ids into the bitmaps of `resizer`, and its bitmaps into the pool.
     ///
     /// Every id in use must be below the new capacity and the resizer not spent.
-    fn install(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) {
+    fn install<K>(&mut self, resizer: &mut PoolResizer<K, INLINE_WORDS>) {
         let old = self.layout;
         let new = resizer.layout;
         let mut ids = resizer.ids.view_mut();
@@ -1391,6 +1655,10 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Commits a grow: moves the ids into the larger bitmaps of `resizer`.
     ///
+    /// The resizer comes from [`grow_request`](IdPool::grow_request): a resizer from
+    /// [`shrink_request`](IdPool::shrink_request) is a [`PoolResizer<Shrink>`], another type,
+    /// which this does not accept.
+    ///
     /// It does nothing and returns `false` if the resize is no longer valid: if the pool has
     /// reached the new capacity of the resizer in the meantime (another thread grew it), if the
     /// new capacity is past the maximum capacity of the pool, or if the resizer was committed
@@ -1429,7 +1697,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # assert!(small.is_consistent());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn grow(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) -> bool {
+    pub fn grow(&mut self, resizer: &mut PoolResizer<Grow, INLINE_WORDS>) -> bool {
         let target = resizer.layout.capacity;
         if resizer.spent || target <= self.layout.capacity || target > self.max {
             return false;
@@ -1439,6 +1707,10 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     }
 
     /// Commits a shrink: moves the ids into the smaller bitmaps of `resizer`.
+    ///
+    /// The resizer comes from [`shrink_request`](IdPool::shrink_request): a resizer from
+    /// [`grow_request`](IdPool::grow_request) is a [`PoolResizer<Grow>`], another type, which
+    /// this does not accept.
     ///
     /// It does nothing and returns `false` if the resize is no longer what
     /// [`shrink_request`](IdPool::shrink_request) would ask now: if the capacity changed in the
@@ -1477,7 +1749,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # assert!(pool.is_consistent());
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn shrink(&mut self, resizer: &mut PoolResizer<INLINE_WORDS>) -> bool {
+    pub fn shrink(&mut self, resizer: &mut PoolResizer<Shrink, INLINE_WORDS>) -> bool {
         if resizer.spent || self.shrink_request() != Some(resizer.request) {
             return false;
         }
@@ -1653,12 +1925,58 @@ impl<const INLINE_WORDS: usize> UnusedId<'_, INLINE_WORDS> {
     }
 }
 
-/// A request to resize an [`IdPool`], from [`IdPool::grow_request`] or
-/// [`IdPool::shrink_request`].
+/// The kind of a [`ReallocRequest`] and of its [`PoolResizer`] made by
+/// [`IdPool::grow_request`]: only [`IdPool::grow`] commits them.
+///
+/// It is a type with no value, used as a type parameter only. A resizer of the other kind,
+/// [`Shrink`], is a different type, which [`IdPool::grow`] does not accept: mixing them up does
+/// not compile.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{Grow, IdPool, PoolResizer};
+///
+/// let mut pool = IdPool::<1>::new();
+/// let mut resizer: PoolResizer<Grow> = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+/// assert!(pool.grow(&mut resizer));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grow {}
+
+/// The kind of a [`ReallocRequest`] and of its [`PoolResizer`] made by
+/// [`IdPool::shrink_request`]: only [`IdPool::shrink`] commits them.
+///
+/// It is a type with no value, used as a type parameter only, like [`Grow`].
+///
+/// # Examples
+///
+/// ```
+/// use kernel::id_pool::{IdPool, PoolResizer, Shrink};
+/// # use kernel::id_pool::Grow;
+///
+/// let mut pool = IdPool::<1>::new();
+/// let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
+/// assert!(pool.grow(&mut resizer));
+/// let mut resizer: PoolResizer<Shrink> =
+///     pool.shrink_request().ok_or(EINVAL)?.realloc(GFP_KERNEL)?;
+/// assert!(pool.shrink(&mut resizer));
+/// # // The two kinds are different types, so `grow()` cannot take a shrink resizer.
+/// # use core::any::TypeId;
+/// # assert!(TypeId::of::<PoolResizer<Grow>>() != TypeId::of::<PoolResizer<Shrink>>());
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shrink {}
+
+/// A request to resize an [`IdPool`]: a [`ReallocRequest<Grow>`] from [`IdPool::grow_request`]
+/// or a [`ReallocRequest<Shrink>`] from [`IdPool::shrink_request`].
 ///
 /// It records the capacity of the pool when it was made and the new capacity. It does not
 /// borrow the pool: release the lock protecting the pool, allocate the new bitmaps with
-/// [`realloc`](ResizeRequest::realloc), and commit them with the lock held again.
+/// [`realloc`](ReallocRequest::realloc), and commit them with the lock held again, with
+/// [`IdPool::grow`] or [`IdPool::shrink`] according to the kind `K`.
 ///
 /// # Examples
 ///
@@ -1672,17 +1990,19 @@ impl<const INLINE_WORDS: usize> UnusedId<'_, INLINE_WORDS> {
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResizeRequest<const INLINE_WORDS: usize = 1> {
+pub struct ReallocRequest<K, const INLINE_WORDS: usize = 1> {
     old: usize,
     new: usize,
+    _kind: PhantomData<K>,
     _pool: PhantomData<[(); INLINE_WORDS]>,
 }
 
-impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
+impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
     fn new(old: usize, new: usize) -> Self {
         Self {
             old,
             new,
+            _kind: PhantomData,
             _pool: PhantomData,
         }
     }
@@ -1734,7 +2054,7 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
     /// assert!(pool.grow(&mut resizer));
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn realloc(self, flags: Flags) -> Result<PoolResizer<INLINE_WORDS>, AllocError> {
+    pub fn realloc(self, flags: Flags) -> Result<PoolResizer<K, INLINE_WORDS>, AllocError> {
         let layout = Layout::new(self.new);
         let ids = OwnedBitmap::new(layout.ids_bits(), flags)?;
         let summary = OwnedBitmap::new(layout.summary_bits(), flags)?;
@@ -1749,11 +2069,12 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
     }
 }
 
-/// The bitmaps of a resized [`IdPool`], from [`ResizeRequest::realloc`].
+/// The bitmaps of a resized [`IdPool`], from [`ReallocRequest::realloc`].
 ///
-/// Commit it with [`IdPool::grow`] or [`IdPool::shrink`]. After a commit that was applied, it
-/// holds the previous bitmaps of the pool; either way, dropping it frees its memory, which may
-/// sleep: drop it without holding a spinlock.
+/// Commit it with [`IdPool::grow`] if its kind `K` is [`Grow`], with [`IdPool::shrink`] if it
+/// is [`Shrink`]. After a commit that was applied, it holds the previous bitmaps of the pool;
+/// either way, dropping it frees its memory, which may sleep: drop it without holding a
+/// spinlock.
 ///
 /// # Invariants
 ///
@@ -1764,12 +2085,12 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
 /// # Examples
 ///
 /// ```
-/// use kernel::id_pool::{IdPool, PoolResizer};
+/// use kernel::id_pool::{Grow, IdPool, PoolResizer};
 ///
 /// fn grow_twice(pool: &mut IdPool) -> Result {
 ///     for _ in 0..2 {
 ///         let request = pool.grow_request().ok_or(ENOSPC)?;
-///         let mut resizer: PoolResizer = request.realloc(GFP_KERNEL)?;
+///         let mut resizer: PoolResizer<Grow> = request.realloc(GFP_KERNEL)?;
 ///         pool.grow(&mut resizer);
 ///     }
 ///     Ok(())
@@ -1780,15 +2101,15 @@ impl<const INLINE_WORDS: usize> ResizeRequest<INLINE_WORDS> {
 /// assert_eq!(pool.capacity(), 256);
 /// # Ok::<(), Error>(())
 /// ```
-pub struct PoolResizer<const INLINE_WORDS: usize = 1> {
-    request: ResizeRequest<INLINE_WORDS>,
+pub struct PoolResizer<K, const INLINE_WORDS: usize = 1> {
+    request: ReallocRequest<K, INLINE_WORDS>,
     layout: Layout,
     ids: OwnedBitmap<INLINE_WORDS>,
     summary: OwnedBitmap<INLINE_WORDS>,
     spent: bool,
 }
 
-impl<const INLINE_WORDS: usize> PoolResizer<INLINE_WORDS> {
+impl<K, const INLINE_WORDS: usize> PoolResizer<K, INLINE_WORDS> {
     /// Returns whether the resizer holds allocated memory.
     fn holds_memory(&self) -> bool {
         !(self.ids.is_inline() && self.summary.is_inline())
@@ -1796,9 +2117,9 @@ impl<const INLINE_WORDS: usize> PoolResizer<INLINE_WORDS> {
 }
 
 /// Drops `leftover` with the lock of `guard` released if it holds memory.
-fn drop_unlocked<T: ?Sized, B: Backend, const INLINE_WORDS: usize>(
+fn drop_unlocked<T: ?Sized, B: Backend, K, const INLINE_WORDS: usize>(
     guard: &mut Guard<'_, T, B>,
-    leftover: Option<PoolResizer<INLINE_WORDS>>,
+    leftover: Option<PoolResizer<K, INLINE_WORDS>>,
 ) {
     if leftover.as_ref().is_some_and(PoolResizer::holds_memory) {
         guard.do_unlocked(|| drop(leftover));
