@@ -252,7 +252,7 @@ impl<'a> BitmapRef<'a> {
     ///
     /// // SAFETY: The pointer is not used when the length is zero.
     /// let empty = unsafe { BitmapRef::from_raw(core::ptr::null_mut(), 0) };
-    /// assert!(empty.is_empty());
+    /// assert_eq!(empty.len(), 0);
     /// assert_eq!(empty.first_set_bit(), None);
     /// ```
     #[inline]
@@ -282,31 +282,43 @@ impl<'a> BitmapRef<'a> {
     /// assert_eq!(map.view().len(), 42);
     /// # Ok::<(), Error>(())
     /// ```
+    // No `is_empty()`: for a bitmap it would read as C's `bitmap_empty()` (no bit set), which is
+    // `is_zero()` here; a zero length is `len() == 0`.
+    #[allow(clippy::len_without_is_empty)]
     #[inline]
     pub fn len(&self) -> usize {
         self.nbits
     }
 
-    /// Returns whether the bitmap has a length of zero.
+    /// Returns whether no bit is set (C's `bitmap_empty()`).
     ///
-    /// This is unlike C's `bitmap_empty()`, which checks that no bit is set; for that, use
-    /// [`first_set_bit`](BitmapRef::first_set_bit).
+    /// A bitmap of length zero has no bit set. (It is not called `is_empty()`, which for Rust
+    /// collections means a length of zero.)
     ///
     /// # Examples
     ///
     /// ```
     /// use kernel::bitmap::OwnedBitmap;
     ///
+    /// let mut map: OwnedBitmap<2> = OwnedBitmap::new(100, GFP_KERNEL)?;
+    /// assert!(map.view().is_zero());
+    /// map.view_mut().set_bit(99)?;
+    /// assert!(!map.view().is_zero());
+    /// map.view_mut().clear_bit(99)?;
+    /// assert!(map.view().is_zero());
+    ///
     /// let empty: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
-    /// assert!(empty.view().is_empty());
-    /// let zeroed: OwnedBitmap = OwnedBitmap::new(1, GFP_KERNEL)?;
-    /// assert!(!zeroed.view().is_empty());
-    /// assert_eq!(zeroed.view().first_set_bit(), None);
+    /// assert!(empty.view().is_zero());
+    /// # // The bits past the end do not count.
+    /// # let mut words: [kernel::ffi::c_ulong; 1] = [!0 << 10];
+    /// # // SAFETY: `words` has one aligned word, which is only used through `map` while it exists.
+    /// # let map = unsafe { kernel::bitmap::BitmapRef::from_raw(words.as_mut_ptr(), 10) };
+    /// # assert!(map.is_zero());
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.nbits == 0
+    pub fn is_zero(&self) -> bool {
+        self.first_set_bit().is_none()
     }
 
     /// Returns a pointer to the first word, for passing the bitmap to C functions.
@@ -949,8 +961,10 @@ pub struct BitmapMut<'a> {
 impl<'a> BitmapMut<'a> {
     /// Creates an exclusive view of the C bitmap of `nbits` bits at `ptr`.
     ///
-    /// The view may write whole words, clearing the bits of the last word at or past `nbits`,
-    /// as C's `bitmap_fill()` does.
+    /// The operations that write whole words ([`fill`](BitmapMut::fill), [`zero`](BitmapMut::zero),
+    /// [`complement`](BitmapMut::complement), [`copy_and_extend`](BitmapMut::copy_and_extend) and
+    /// the bitwise operations) clear the bits of the last word at or past `nbits`; C's
+    /// `bitmap_fill()` and `bitmap_complement()` set them instead, as they write whole words.
     ///
     /// # Safety
     ///
@@ -1065,31 +1079,21 @@ impl<'a> BitmapMut<'a> {
     ///
     /// let mut map: OwnedBitmap = OwnedBitmap::new(9, GFP_KERNEL)?;
     /// assert_eq!(map.view_mut().len(), 9);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.inner.nbits
-    }
-
-    /// Returns whether the bitmap has a length of zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::bitmap::OwnedBitmap;
     ///
     /// let mut map: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
     /// let mut bits = map.view_mut();
-    /// assert!(bits.is_empty());
+    /// assert_eq!(bits.len(), 0);
     /// assert_eq!(bits.set_bit(0), Err(ERANGE));
     /// bits.fill();
     /// assert_eq!(bits.view().weight(), 0);
     /// # Ok::<(), Error>(())
     /// ```
+    // No `is_empty()`: for a bitmap it would read as C's `bitmap_empty()` (no bit set), which is
+    // `is_zero()` here; a zero length is `len() == 0`.
+    #[allow(clippy::len_without_is_empty)]
     #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.inner.nbits == 0
+    pub fn len(&self) -> usize {
+        self.inner.nbits
     }
 
     /// Sets bit `index` (C's `__set_bit()`).
@@ -1298,6 +1302,9 @@ impl<'a> BitmapMut<'a> {
     }
 
     /// Sets all the bits (C's `bitmap_fill()`).
+    ///
+    /// Unlike C's `bitmap_fill()`, which sets every bit of the last word, it leaves the bits of
+    /// the last word past the length clear.
     ///
     /// # Examples
     ///
@@ -1667,7 +1674,7 @@ impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
     ///
     /// let empty = Map::new_inline(0).ok_or(ENOMEM)?;
     /// assert!(empty.is_inline());
-    /// assert!(empty.is_empty());
+    /// assert_eq!(empty.len(), 0);
     /// assert_eq!(empty.view().first_zero_bit(), None);
     ///
     /// let mut small = OwnedBitmap::<1>::new_inline(10).ok_or(ENOMEM)?;
@@ -1729,28 +1736,18 @@ impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
     ///
     /// let map: OwnedBitmap = OwnedBitmap::new(1000, GFP_KERNEL)?;
     /// assert_eq!(map.len(), 1000);
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.nbits
-    }
-
-    /// Returns whether the bitmap has a length of zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::bitmap::OwnedBitmap;
     ///
     /// let map: OwnedBitmap = OwnedBitmap::new(0, GFP_KERNEL)?;
-    /// assert!(map.is_empty());
+    /// assert_eq!(map.len(), 0);
     /// assert_eq!(map.view().first_zero_bit(), None);
     /// # Ok::<(), Error>(())
     /// ```
+    // No `is_empty()`: for a bitmap it would read as C's `bitmap_empty()` (no bit set), which is
+    // `is_zero()` here; a zero length is `len() == 0`.
+    #[allow(clippy::len_without_is_empty)]
     #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.nbits == 0
+    pub fn len(&self) -> usize {
+        self.nbits
     }
 
     /// Returns whether the bits are stored inline, i.e., without an allocation.
@@ -1827,7 +1824,7 @@ impl<const INLINE_WORDS: usize> OwnedBitmap<INLINE_WORDS> {
 /// use kernel::bitmap::OwnedBitmap;
 ///
 /// let map: OwnedBitmap<2> = OwnedBitmap::default();
-/// assert!(map.is_empty());
+/// assert_eq!(map.len(), 0);
 /// assert!(map.is_inline());
 /// assert_eq!(OwnedBitmap::<1>::new_inline(3).unwrap_or_default().len(), 3);
 /// assert_eq!(OwnedBitmap::<1>::new_inline(65_536).unwrap_or_default().len(), 0);
