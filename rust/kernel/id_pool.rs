@@ -163,8 +163,9 @@ use core::{
 /// ```
 pub const MAX_CAPACITY: usize = 1 << 31;
 
-/// The largest number of summary levels of a pool, see [`Layout`].
-const MAX_SUMMARY_LEVELS: usize = 6;
+/// The base-2 logarithm of [`BITS_PER_LONG`]: a word of a summary level stands for
+/// `1 << WORD_SHIFT` words of the level below it.
+const WORD_SHIFT: u32 = BITS_PER_LONG.trailing_zeros();
 
 /// Returns the number of summary levels of a pool of capacity `capacity`.
 const fn summary_depth(capacity: usize) -> usize {
@@ -177,11 +178,6 @@ const fn summary_depth(capacity: usize) -> usize {
     depth
 }
 
-crate::static_assert!(summary_depth(MAX_CAPACITY) <= MAX_SUMMARY_LEVELS);
-
-/// The number of levels of a pool at most: the ids and the summary levels.
-const MAX_LEVELS: usize = MAX_SUMMARY_LEVELS + 1;
-
 /// Where the levels of a pool of a given capacity are.
 ///
 /// Level 0 is the bitmap of the ids: [`bits_to_longs`]`(capacity)` words. Level `k + 1` has one
@@ -190,67 +186,53 @@ const MAX_LEVELS: usize = MAX_SUMMARY_LEVELS + 1;
 /// of words, and the bits of a level past its end (past the capacity for level 0) are set, as if
 /// in use.
 ///
+/// It is computed from the capacity by the operations that need it, rather than stored in the
+/// pool, which would make every pool more than a dozen words larger.
+///
 /// # Invariants
 ///
-/// - `depth == summary_depth(capacity)`, which is at most `MAX_SUMMARY_LEVELS`.
-/// - `words[0] == bits_to_longs(capacity)`; for `1 <= k <= depth`,
-///   `words[k] == bits_to_longs(words[k - 1])`; the other elements are zero.
-/// - For `1 <= k <= depth`, `start[k]` is the sum of `words[1..k]`, the index of the first word
-///   of level `k` in the summary bitmap; the other elements are zero.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// `depth == summary_depth(capacity)`.
+#[derive(Clone, Copy)]
 struct Layout {
     capacity: usize,
     depth: usize,
-    words: [usize; MAX_LEVELS],
-    start: [usize; MAX_LEVELS],
 }
 
 impl Layout {
-    /// Computes the layout of a pool of capacity `capacity`, which is at most [`MAX_CAPACITY`].
+    /// Computes the layout of a pool of capacity `capacity`.
+    #[inline]
     fn new(capacity: usize) -> Self {
-        let mut words = [0; MAX_LEVELS];
-        let mut start = [0; MAX_LEVELS];
-        let mut count = bits_to_longs(capacity);
-        words[0] = count;
-        let mut depth = 0;
-        let mut total = 0;
-        // The bound on `depth` holds for all capacities up to `MAX_CAPACITY` (checked by a
-        // `static_assert!` above); it only makes it obvious that the arrays are large enough.
-        while count > 1 && depth < MAX_SUMMARY_LEVELS {
-            count = bits_to_longs(count);
-            depth += 1;
-            if let (Some(words), Some(start)) = (words.get_mut(depth), start.get_mut(depth)) {
-                *words = count;
-                *start = total;
-            }
-            total += count;
-        }
-        // INVARIANT: `depth` counts the levels as `summary_depth` does, `words` their sizes and
-        // `start` the running total of the sizes of the summary levels.
+        // INVARIANT: `depth` is computed by `summary_depth`.
         Self {
             capacity,
-            depth,
-            words,
-            start,
+            depth: summary_depth(capacity),
         }
     }
 
-    /// Returns the index of the first word of summary level `level` in the summary bitmap.
-    #[inline]
-    fn start(&self, level: usize) -> usize {
-        // Callers pass levels up to `depth < MAX_LEVELS`.
-        let start = self.start.get(level).copied();
-        warn_on_once!(start.is_none());
-        start.unwrap_or(0)
-    }
-
-    /// Returns the number of words of level `level`; zero if there is no such level.
+    /// Returns the number of words of level `level`, which is at most the depth.
+    ///
+    /// Each level divides the number of words of the level below by [`BITS_PER_LONG`], rounding
+    /// up; rounding up at each step gives the same as dividing the capacity once by
+    /// `BITS_PER_LONG` to the power `level + 1`, rounding up.
     #[inline]
     fn words(&self, level: usize) -> usize {
-        // Callers pass levels up to `depth < MAX_LEVELS`.
-        let words = self.words.get(level).copied();
-        warn_on_once!(words.is_none());
-        words.unwrap_or(0)
+        // Callers pass levels up to the depth.
+        warn_on_once!(level > self.depth);
+        let shift = u32::try_from(level + 1)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(WORD_SHIFT);
+        match 1usize.checked_shl(shift) {
+            Some(unit) => (self.capacity >> shift) + usize::from(self.capacity & (unit - 1) != 0),
+            // The capacity is below `2^usize::BITS`.
+            None => usize::from(self.capacity != 0),
+        }
+    }
+
+    /// Returns the index of the first word of summary level `level` in the summary bitmap: the
+    /// number of words of the summary levels below it. `level` is at most the depth plus one.
+    #[inline]
+    fn start(&self, level: usize) -> usize {
+        (1..level).map(|below| self.words(below)).sum()
     }
 
     /// Returns the length in bits of the bitmap of the ids, level 0.
@@ -260,7 +242,7 @@ impl Layout {
 
     /// Returns the length in bits of the bitmap of the summary levels.
     fn summary_bits(&self) -> usize {
-        self.words.iter().skip(1).sum::<usize>() * BITS_PER_LONG
+        self.start(self.depth + 1) * BITS_PER_LONG
     }
 }
 
@@ -271,7 +253,7 @@ impl Layout {
 struct Levels<'a> {
     ids: BitmapRef<'a>,
     summary: BitmapRef<'a>,
-    layout: &'a Layout,
+    layout: Layout,
 }
 
 impl Levels<'_> {
@@ -299,7 +281,7 @@ impl Levels<'_> {
 struct LevelsMut<'a> {
     ids: BitmapMut<'a>,
     summary: BitmapMut<'a>,
-    layout: &'a Layout,
+    layout: Layout,
 }
 
 impl LevelsMut<'_> {
@@ -393,8 +375,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///
 /// # Invariants
 ///
-/// - `min(INLINE_CAPACITY, max) <= layout.capacity <= max <= MAX_CAPACITY`, and `layout` is
-///   `Layout::new(layout.capacity)`.
+/// - `min(INLINE_CAPACITY, max) <= capacity <= max <= MAX_CAPACITY`. Below, `layout` is
+///   `Layout::new(capacity)`.
 /// - `ids` has `layout.ids_bits()` bits: bit `i` is set if id `i` is in use or `i` is at or past
 ///   the capacity.
 /// - `summary` has `layout.summary_bits()` bits and holds the summary levels of `layout`: bit `j`
@@ -405,8 +387,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///   full: an id of it was released since it was last full, and the summary levels were left as
 ///   they were, as the next acquire is likely to fill it again.
 /// - `used` is the number of ids in use, and `high` the number of those at or above
-///   `layout.capacity / 4`.
-/// - `full_from <= lowest_free <= layout.capacity`, and every id from `full_from` to
+///   `capacity / 4`.
+/// - `full_from <= lowest_free <= capacity`, and every id from `full_from` to
 ///   `lowest_free` excluded is in use, except those of the reopened word. This run of ids in use
 ///   is only a hint for the search (with `full_from == 0`, every id below `lowest_free` is in
 ///   use, or in the reopened word); the summary levels bound the search without it.
@@ -427,6 +409,21 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// assert!(pool.is_inline());
 /// # assert!(pool.is_consistent());
 /// # Ok::<(), Error>(())
+/// ```
+///
+/// Besides its two bitmaps, a pool takes eight words: its capacity and maximum capacity, the
+/// numbers of ids in use overall and in the upper three quarters, and the search hints (the
+/// ends of a run of ids in use, and a word index that may be absent). The layout of the levels
+/// is computed from the capacity when needed. On a 64-bit architecture, an `IdPool<1>`, which
+/// holds 64 ids without allocating memory, takes 128 bytes.
+///
+/// ```
+/// use core::mem::size_of;
+/// use kernel::bitmap::OwnedBitmap;
+/// use kernel::id_pool::IdPool;
+///
+/// let bitmaps = 2 * size_of::<OwnedBitmap<1>>();
+/// assert!(size_of::<IdPool<1>>() <= bitmaps + 8 * size_of::<usize>());
 /// ```
 ///
 /// A pool of a few levels: finding an id goes up past full words, then down.
@@ -738,7 +735,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// // Returns the number of searches that went up to level 3, the number of stale commits, and the
 /// // largest capacity.
 /// fn check<const N: usize>(max_ids: usize, seed: u64, ops: usize) -> Result<[usize; 3]> {
-///     let mut t = Test {
+///     // In a box: with large inline bitmaps, the pool and the resizers are large.
+///     let test = Test {
 ///         pool: IdPool::<N>::with_max(max_ids),
 ///         model: Model {
 ///             words: KVec::from_elem(0, max_ids.div_ceil(64), GFP_KERNEL)?,
@@ -753,6 +751,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///         stale: 0,
 ///         largest: 0,
 ///     };
+///     let mut t = KBox::new(test, GFP_KERNEL)?;
 ///     let cube = W * W * W;
 ///     if max_ids > cube + W {
 ///         // Ids from just below the end of the first word of level 2 to just past it, then id 0
@@ -772,7 +771,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///         if kind < 2 {
 ///             t.resize()?;
 ///         } else if kind < 3 {
-///             let slot = t.rng.below(t.pending.len());
+///             let slots = t.pending.len();
+///             let slot = t.rng.below(slots);
 ///             if let Some(pending) = t.pending[slot].take() {
 ///                 t.commit(pending);
 ///             }
@@ -985,7 +985,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 pub struct IdPool<const INLINE_WORDS: usize = 1> {
     ids: OwnedBitmap<INLINE_WORDS>,
     summary: OwnedBitmap<INLINE_WORDS>,
-    layout: Layout,
+    capacity: usize,
     max: usize,
     used: usize,
     high: usize,
@@ -1071,7 +1071,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         let mut pool = Self {
             ids: new_inline(layout.ids_bits()),
             summary: new_inline(layout.summary_bits()),
-            layout,
+            capacity: layout.capacity,
             max,
             used: 0,
             high: 0,
@@ -1109,7 +1109,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.layout.capacity
+        self.capacity
     }
 
     /// Returns the capacity past which the pool does not grow.
@@ -1186,7 +1186,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         Levels {
             ids: self.ids.view(),
             summary: self.summary.view(),
-            layout: &self.layout,
+            layout: Layout::new(self.capacity),
         }
     }
 
@@ -1196,7 +1196,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         LevelsMut {
             ids: self.ids.view_mut(),
             summary: self.summary.view_mut(),
-            layout: &self.layout,
+            layout: Layout::new(self.capacity),
         }
     }
 
@@ -1309,9 +1309,9 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // the capacity. If the word of `id` has just become full, the summary levels count it as
         // full: they did already if it was the reopened word, which no longer is.
         self.reopened = reopened;
-        self.lowest_free = min(lowest_free, self.layout.capacity);
+        self.lowest_free = min(lowest_free, self.capacity);
         self.used += 1;
-        if id >= self.layout.capacity / 4 {
+        if id >= self.capacity / 4 {
             self.high += 1;
         }
     }
@@ -1373,12 +1373,12 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             (start, start)
         };
         let summarized = self.find_summarized(search);
-        if from < self.layout.capacity {
+        if from < self.capacity {
             // INVARIANT: Every id from `from` to `summarized` (or to the capacity) is in use,
             // except those of the reopened word: those below `lowest_free` by the type
             // invariants, the others as the search skipped them.
             self.full_from = from;
-            self.lowest_free = summarized.unwrap_or(self.layout.capacity);
+            self.lowest_free = summarized.unwrap_or(self.capacity);
         }
         // The summary levels count the reopened word as full: look at it too.
         let id = summarized
@@ -1478,7 +1478,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release_id(&mut self, id: usize) -> Result {
-        if id >= self.layout.capacity {
+        if id >= self.capacity {
             return Err(EINVAL);
         }
         let index = id / BITS_PER_LONG;
@@ -1509,7 +1509,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         }
         // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
         self.used -= 1;
-        if id >= self.layout.capacity / 4 {
+        if id >= self.capacity / 4 {
             self.high -= 1;
         }
         Ok(())
@@ -1538,7 +1538,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn grow_request(&self) -> Option<ReallocRequest<Grow, INLINE_WORDS>> {
-        let capacity = self.layout.capacity;
+        let capacity = self.capacity;
         if capacity >= self.max {
             return None;
         }
@@ -1578,7 +1578,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn shrink_request(&self) -> Option<ReallocRequest<Shrink, INLINE_WORDS>> {
-        let capacity = self.layout.capacity;
+        let capacity = self.capacity;
         let floor = self.floor();
         if capacity <= floor {
             return None;
@@ -1597,8 +1597,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     ///
     /// Every id in use must be below the new capacity and the resizer not spent.
     fn install<K>(&mut self, resizer: &mut PoolResizer<K, INLINE_WORDS>) {
-        let old = self.layout;
-        let new = resizer.layout;
+        let old = Layout::new(self.capacity);
+        let new = Layout::new(resizer.request.new);
         let mut ids = resizer.ids.view_mut();
         ids.copy_and_extend(self.ids.view());
         let len = ids.len();
@@ -1640,7 +1640,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // use, which are below it, and the summary levels rebuilt from them; `used` is
         // unchanged and `high` recounted. The new capacity is between the floor and the
         // maximum, as checked by the callers.
-        self.layout = new;
+        self.capacity = new.capacity;
         self.high = high;
         // INVARIANT: The same ids are in use: the run of ids in use, cut at the new capacity, is
         // still in use.
@@ -1698,8 +1698,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn grow(&mut self, resizer: &mut PoolResizer<Grow, INLINE_WORDS>) -> bool {
-        let target = resizer.layout.capacity;
-        if resizer.spent || target <= self.layout.capacity || target > self.max {
+        let target = resizer.request.new;
+        if resizer.spent || target <= self.capacity || target > self.max {
             return false;
         }
         self.install(resizer);
@@ -1774,12 +1774,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn is_consistent(&self) -> bool {
-        let layout = self.layout;
-        let capacity = layout.capacity;
+        let capacity = self.capacity;
+        let layout = Layout::new(capacity);
         let ids = self.ids.view();
         let summary = self.summary.view();
-        if layout != Layout::new(capacity)
-            || capacity < self.floor()
+        if capacity < self.floor()
             || capacity > self.max
             || self.max > MAX_CAPACITY
             || ids.len() != layout.ids_bits()
@@ -1834,7 +1833,7 @@ impl<const INLINE_WORDS: usize> Default for IdPool<INLINE_WORDS> {
 impl<const INLINE_WORDS: usize> fmt::Debug for IdPool<INLINE_WORDS> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdPool")
-            .field("capacity", &self.layout.capacity)
+            .field("capacity", &self.capacity)
             .field("max_capacity", &self.max)
             .field("used", &self.used)
             .finish()
@@ -2061,7 +2060,6 @@ impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
         // INVARIANT: The bitmaps have the sizes given by the layout of the new capacity.
         Ok(PoolResizer {
             request: self,
-            layout,
             ids,
             summary,
             spent: false,
@@ -2078,9 +2076,8 @@ impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
 ///
 /// # Invariants
 ///
-/// - `layout` is `Layout::new(request.new)`.
-/// - If `spent` is `false`, `ids` has `layout.ids_bits()` bits and `summary` has
-///   `layout.summary_bits()` bits.
+/// If `spent` is `false`, `ids` has `layout.ids_bits()` bits and `summary` has
+/// `layout.summary_bits()` bits, where `layout` is `Layout::new(request.new)`.
 ///
 /// # Examples
 ///
@@ -2103,7 +2100,6 @@ impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
 /// ```
 pub struct PoolResizer<K, const INLINE_WORDS: usize = 1> {
     request: ReallocRequest<K, INLINE_WORDS>,
-    layout: Layout,
     ids: OwnedBitmap<INLINE_WORDS>,
     summary: OwnedBitmap<INLINE_WORDS>,
     spent: bool,
