@@ -27,9 +27,12 @@ use crate::{
 };
 use core::{ops::Deref, ptr::NonNull};
 
-#[cfg(CONFIG_KUNIT)]
+// `kunit_vm_mmap` is in vmlinux only when KUnit is built in.
+#[cfg(CONFIG_KUNIT = "y")]
 pub mod kunit;
 pub mod lock;
+// `mmput_async` only exists with an MMU.
+#[cfg(CONFIG_MMU)]
 pub mod mmput_async;
 pub mod virt;
 pub mod vma_iter;
@@ -37,6 +40,7 @@ pub mod vma_iter;
 #[cfg(CONFIG_PER_VMA_LOCK)]
 pub use lock::VmaReadGuard;
 pub use lock::{MmapReadGuard, MmapWriteGuard};
+#[cfg(CONFIG_MMU)]
 pub use mmput_async::MmWithUserAsync;
 pub use vma_iter::VmaIter;
 

@@ -388,7 +388,8 @@ mod per_vma {
         /// });
         /// # Ok::<(), Error>(())
         /// ```
-        #[inline]
+        // Not `#[inline]`: `lock_vma_under_rcu()` is not exported to modules, so the call must
+        // stay in the kernel crate, which is built into vmlinux.
         pub fn lock_vma_under_rcu(&self, addr: usize) -> Option<VmaReadGuard<'_>> {
             // SAFETY: By the type invariant, the mm is valid.
             let vma = unsafe { bindings::lock_vma_under_rcu(self.as_raw(), addr) };

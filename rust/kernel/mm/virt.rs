@@ -298,6 +298,7 @@ impl VmaRef {
     /// assert_eq!(buf, [0; 4]);
     /// # Ok::<(), Error>(())
     /// ```
+    #[cfg(CONFIG_MMU)]
     pub fn zap_page_range_single(&self, address: usize, size: usize) -> Result {
         let end = address.checked_add(size).ok_or(EINVAL)?;
         if address < self.start() || end > self.end() {
