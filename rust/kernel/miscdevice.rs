@@ -34,18 +34,12 @@ use core::{marker::PhantomData, mem::MaybeUninit};
 /// ```
 /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
 /// use kernel::prelude::*;
-/// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-/// # static THIS_MODULE: ThisModule =
-/// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-/// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
 ///
 /// struct Counter;
 ///
 /// #[vtable]
 /// impl MiscDevice for Counter {
 ///     type Ptr = KBox<Self>;
-///     // The `THIS_MODULE` static that `module!` defines.
-///     const OWNER: &'static ThisModule = &THIS_MODULE;
 ///
 ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
 ///         Ok(KBox::new(Counter, GFP_KERNEL)?)
@@ -62,40 +56,6 @@ pub trait MiscDevice: Sized {
     /// The private data of an open file, created by [`MiscDevice::open`].
     type Ptr: ForeignOwnable + Send + Sync;
 
-    /// The module that implements the device, usually `&THIS_MODULE`.
-    ///
-    /// It becomes the `owner` of the file operations, so the module cannot be unloaded while a
-    /// file of the device is open. The file operations are a `'static` constant of the module,
-    /// which is why the owner is a constant too and not an argument of
-    /// [`MiscDeviceRegistration::register`]: open files keep using them after the registration
-    /// is dropped.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
-    /// use kernel::prelude::*;
-    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-    /// # static THIS_MODULE: ThisModule =
-    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
-    ///
-    /// struct Device;
-    ///
-    /// #[vtable]
-    /// impl MiscDevice for Device {
-    ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
-    ///
-    ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-    ///         Ok(KBox::new(Device, GFP_KERNEL)?)
-    ///     }
-    /// }
-    ///
-    /// assert!(Device::OWNER.as_ptr().is_null());
-    /// ```
-    const OWNER: &'static ThisModule;
-
     /// Called when a file of the device is opened; returns the private data of the file.
     ///
     /// `misc` is the registration of the opened device; it may only be used during the call.
@@ -103,13 +63,18 @@ pub trait MiscDevice: Sized {
     /// # Examples
     ///
     /// ```
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
+    /// use kernel::miscdevice::{
+    ///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+    /// };
     /// use kernel::prelude::*;
     /// use kernel::sync::Arc;
     /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
     /// # static THIS_MODULE: ThisModule =
     /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
     /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+    ///
+    /// // The file operations live in the module that implements the device.
+    /// static FOPS: MiscDeviceFileOps<Shared> = MiscDeviceFileOps::new(&THIS_MODULE);
     ///
     /// struct Shared {
     ///     minor: i32,
@@ -118,7 +83,6 @@ pub trait MiscDevice: Sized {
     /// #[vtable]
     /// impl MiscDevice for Shared {
     ///     type Ptr = Arc<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
     ///         Ok(Arc::new(Shared { minor: misc.minor() }, GFP_KERNEL)?)
@@ -126,7 +90,12 @@ pub trait MiscDevice: Sized {
     /// }
     ///
     /// let reg = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Shared>::register(kernel::c_str!("rust-doctest-open")),
+    ///     MiscDeviceRegistration::register(
+    ///         &FOPS,
+    ///         MiscDeviceOptions {
+    ///             name: kernel::c_str!("rust-doctest-open"),
+    ///         },
+    ///     ),
     ///     GFP_KERNEL,
     /// )?;
     /// let data = Shared::open(&reg)?;
@@ -143,10 +112,6 @@ pub trait MiscDevice: Sized {
     /// use core::sync::atomic::{AtomicUsize, Ordering};
     /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
     /// use kernel::prelude::*;
-    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-    /// # static THIS_MODULE: ThisModule =
-    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
     /// static RELEASED: AtomicUsize = AtomicUsize::new(0);
     ///
@@ -155,7 +120,6 @@ pub trait MiscDevice: Sized {
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -185,10 +149,6 @@ pub trait MiscDevice: Sized {
     /// ```
     /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
     /// use kernel::prelude::*;
-    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-    /// # static THIS_MODULE: ThisModule =
-    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
     /// const GET_ANSWER: u32 = kernel::ioctl::_IO(b'A' as u32, 1);
     ///
@@ -197,7 +157,6 @@ pub trait MiscDevice: Sized {
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -233,17 +192,12 @@ pub trait MiscDevice: Sized {
     /// ```
     /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
     /// use kernel::prelude::*;
-    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-    /// # static THIS_MODULE: ThisModule =
-    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
     /// struct Device;
     ///
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -276,17 +230,12 @@ pub trait MiscDevice: Sized {
     /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
     /// use kernel::mm::virt::VmaNew;
     /// use kernel::prelude::*;
-    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
-    /// # static THIS_MODULE: ThisModule =
-    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
-    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
     /// struct ReadOnly;
     ///
     /// #[vtable]
     /// impl MiscDevice for ReadOnly {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(ReadOnly, GFP_KERNEL)?)
@@ -313,26 +262,30 @@ pub trait MiscDevice: Sized {
 /// # Invariants
 ///
 /// `inner` was registered with `misc_register`, is linked into the list of misc devices and has
-/// `fops` pointing to the `'static` file operations built from `T`, until `misc_deregister` is
-/// called in `drop`.
+/// `fops` pointing to a `'static` [`MiscDeviceFileOps<T>`], until `misc_deregister` is called in
+/// `drop`.
 ///
 /// # Examples
 ///
 /// ```
 /// use kernel::c_str;
-/// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
+/// use kernel::miscdevice::{
+///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+/// };
 /// use kernel::prelude::*;
 /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
 /// # static THIS_MODULE: ThisModule =
 /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
 /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
 ///
+/// // The file operations live in the module that implements the device.
+/// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+///
 /// struct Device;
 ///
 /// #[vtable]
 /// impl MiscDevice for Device {
 ///     type Ptr = KBox<Self>;
-///     const OWNER: &'static ThisModule = &THIS_MODULE;
 ///
 ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
 ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -340,14 +293,24 @@ pub trait MiscDevice: Sized {
 /// }
 ///
 /// let first = KBox::pin_init(
-///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-misc")),
+///     MiscDeviceRegistration::register(
+///         &FOPS,
+///         MiscDeviceOptions {
+///             name: c_str!("rust-doctest-misc"),
+///         },
+///     ),
 ///     GFP_KERNEL,
 /// )?;
 /// let minor = first.minor();
 /// // Dynamic minors are allocated above `MISC_DYNAMIC_MINOR` (255).
 /// assert!(minor > 255);
 /// let second = KBox::pin_init(
-///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-misc2")),
+///     MiscDeviceRegistration::register(
+///         &FOPS,
+///         MiscDeviceOptions {
+///             name: c_str!("rust-doctest-misc2"),
+///         },
+///     ),
 ///     GFP_KERNEL,
 /// )?;
 /// assert_ne!(second.minor(), minor);
@@ -355,7 +318,12 @@ pub trait MiscDevice: Sized {
 /// // Unregistering frees the name and the minor.
 /// drop(first);
 /// let again = KBox::pin_init(
-///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-misc")),
+///     MiscDeviceRegistration::register(
+///         &FOPS,
+///         MiscDeviceOptions {
+///             name: c_str!("rust-doctest-misc"),
+///         },
+///     ),
 ///     GFP_KERNEL,
 /// )?;
 /// assert_eq!(again.minor(), minor);
@@ -378,27 +346,32 @@ unsafe impl<T> Send for MiscDeviceRegistration<T> {}
 unsafe impl<T> Sync for MiscDeviceRegistration<T> {}
 
 impl<T: MiscDevice> MiscDeviceRegistration<T> {
-    /// Registers a misc device called `name` (the node becomes `/dev/<name>`).
+    /// Registers a misc device with the options `opts`, whose files use the operations `fops`.
     ///
-    /// Fails with the error of `misc_register`, for example `EBUSY` when no minor is left.
+    /// The node of the device becomes `/dev/<name>`. Fails with the error of `misc_register`,
+    /// for example `EBUSY` when the name is taken or no minor is left.
     ///
     /// # Examples
     ///
     /// ```
     /// use kernel::c_str;
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
+    /// use kernel::miscdevice::{
+    ///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+    /// };
     /// use kernel::prelude::*;
     /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
     /// # static THIS_MODULE: ThisModule =
     /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
     /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
+    /// // The file operations live in the module that implements the device.
+    /// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+    ///
     /// struct Device;
     ///
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -406,36 +379,47 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// }
     ///
     /// let reg = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-register")),
+    ///     MiscDeviceRegistration::register(
+    ///         &FOPS,
+    ///         MiscDeviceOptions {
+    ///             name: c_str!("rust-doctest-register"),
+    ///         },
+    ///     ),
     ///     GFP_KERNEL,
     /// )?;
     /// assert!(reg.minor() > 255);
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn register(name: &'static CStr) -> impl PinInit<Self, Error> {
+    pub fn register(
+        fops: &'static MiscDeviceFileOps<T>,
+        opts: MiscDeviceOptions,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            inner <- Self::init_inner(name),
+            inner <- Self::init_inner(fops, opts.name),
             _t: PhantomData,
         })
     }
 
-    fn init_inner(name: &'static CStr) -> impl PinInit<Opaque<bindings::miscdevice>, Error> {
+    fn init_inner(
+        fops: &'static MiscDeviceFileOps<T>,
+        name: &'static CStr,
+    ) -> impl PinInit<Opaque<bindings::miscdevice>, Error> {
         let init = move |slot: *mut Opaque<bindings::miscdevice>| {
             let misc = Opaque::raw_get(slot);
             // SAFETY: `slot` is valid for writes and pinned, so `misc` stays where it is while
-            // it is registered. `name` lives forever and `FOPS` is a `'static` constant.
-            // Every other field is allowed to be zero.
+            // it is registered. `name` and `fops` live forever. Every other field is allowed to
+            // be zero.
             unsafe {
                 misc.write(bindings::miscdevice {
                     minor: bindings::MISC_DYNAMIC_MINOR as c_int,
                     name: name.as_char_ptr(),
-                    fops: &FileOps::<T>::FOPS,
+                    fops: &fops.fops,
                     ..MaybeUninit::zeroed().assume_init()
                 })
             };
             // SAFETY: `misc` is initialised as `misc_register` needs. On failure it is left
             // unregistered, and the pin-init contract lets the caller reuse the memory.
-            // INVARIANT: On success the device is registered with `FOPS`.
+            // INVARIANT: On success the device is registered with `fops`.
             to_result(unsafe { bindings::misc_register(misc) })
         };
         // SAFETY: `init` initialises `*slot` completely on success and registers it only in
@@ -449,19 +433,23 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///
     /// ```
     /// use kernel::c_str;
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
+    /// use kernel::miscdevice::{
+    ///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+    /// };
     /// use kernel::prelude::*;
     /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
     /// # static THIS_MODULE: ThisModule =
     /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
     /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
+    /// // The file operations live in the module that implements the device.
+    /// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+    ///
     /// struct Device;
     ///
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -469,11 +457,21 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// }
     ///
     /// let a = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-minor-a")),
+    ///     MiscDeviceRegistration::register(
+    ///         &FOPS,
+    ///         MiscDeviceOptions {
+    ///             name: c_str!("rust-doctest-minor-a"),
+    ///         },
+    ///     ),
     ///     GFP_KERNEL,
     /// )?;
     /// let b = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-minor-b")),
+    ///     MiscDeviceRegistration::register(
+    ///         &FOPS,
+    ///         MiscDeviceOptions {
+    ///             name: c_str!("rust-doctest-minor-b"),
+    ///         },
+    ///     ),
     ///     GFP_KERNEL,
     /// )?;
     /// assert_ne!(a.minor(), b.minor());
@@ -491,19 +489,23 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     ///
     /// ```
     /// use kernel::c_str;
-    /// use kernel::miscdevice::{MiscDevice, MiscDeviceRegistration};
+    /// use kernel::miscdevice::{
+    ///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+    /// };
     /// use kernel::prelude::*;
     /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
     /// # static THIS_MODULE: ThisModule =
     /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
     /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
     ///
+    /// // The file operations live in the module that implements the device.
+    /// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+    ///
     /// struct Device;
     ///
     /// #[vtable]
     /// impl MiscDevice for Device {
     ///     type Ptr = KBox<Self>;
-    ///     const OWNER: &'static ThisModule = &THIS_MODULE;
     ///
     ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
     ///         Ok(KBox::new(Device, GFP_KERNEL)?)
@@ -511,7 +513,12 @@ impl<T: MiscDevice> MiscDeviceRegistration<T> {
     /// }
     ///
     /// let reg = KBox::pin_init(
-    ///     MiscDeviceRegistration::<Device>::register(c_str!("rust-doctest-raw")),
+    ///     MiscDeviceRegistration::register(
+    ///         &FOPS,
+    ///         MiscDeviceOptions {
+    ///             name: c_str!("rust-doctest-raw"),
+    ///         },
+    ///     ),
     ///     GFP_KERNEL,
     /// )?;
     /// // SAFETY: The device is registered, so its `this_device` is valid.
@@ -534,29 +541,197 @@ impl<T> PinnedDrop for MiscDeviceRegistration<T> {
     }
 }
 
+/// The options of a misc device registration.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::c_str;
+/// use kernel::miscdevice::MiscDeviceOptions;
+///
+/// let opts = MiscDeviceOptions {
+///     name: c_str!("rust-misc-example"),
+/// };
+/// assert_eq!(opts.name.as_bytes(), b"rust-misc-example");
+/// ```
+#[derive(Clone, Copy)]
+pub struct MiscDeviceOptions {
+    /// The name of the device: its node is `/dev/<name>`.
+    pub name: &'static CStr,
+}
+
+/// The `file_operations` of the misc devices implemented by `T`, owned by a module.
+///
+/// Open files keep using their file operations after the device is unregistered, until their
+/// last reference is gone, so the operations (the table and the functions it points to) must
+/// stay in memory as long as a file is open. The table lives in a `static` of the module that
+/// implements the device, built with [`MiscDeviceFileOps::new`] from that module's
+/// `THIS_MODULE`: it becomes the `owner` of the operations, so the module cannot be unloaded
+/// while a file of the device is open or mapped. Because the `static` is written in the
+/// implementing module, the table and the functions it points to are compiled into that module,
+/// whatever module later registers a device with it.
+///
+/// # Invariants
+///
+/// `fops.owner` is the module that contains `self` and the code of the functions `fops` points
+/// to (or NULL for built-in code), and `fops` holds the operations of `FileOps<T>`.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::miscdevice::{
+///     MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration,
+/// };
+/// use kernel::prelude::*;
+/// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
+/// # static THIS_MODULE: ThisModule =
+/// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
+/// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+///
+/// struct Device;
+///
+/// #[vtable]
+/// impl MiscDevice for Device {
+///     type Ptr = KBox<Self>;
+///
+///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+///         Ok(KBox::new(Device, GFP_KERNEL)?)
+///     }
+/// }
+///
+/// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+///
+/// let reg = KBox::pin_init(
+///     MiscDeviceRegistration::register(
+///         &FOPS,
+///         MiscDeviceOptions {
+///             name: kernel::c_str!("rust-doctest-fops"),
+///         },
+///     ),
+///     GFP_KERNEL,
+/// )?;
+/// // SAFETY: The device is registered, so its `fops` is valid.
+/// assert_eq!(unsafe { (*reg.as_raw()).fops }, FOPS.as_raw());
+/// # Ok::<(), Error>(())
+/// ```
+pub struct MiscDeviceFileOps<T> {
+    fops: bindings::file_operations,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The table is never written after it is built, and the functions it points to may be
+// called from any thread.
+unsafe impl<T> Sync for MiscDeviceFileOps<T> {}
+
+impl<T: MiscDevice> MiscDeviceFileOps<T> {
+    /// Builds the file operations of `T`, owned by `owner`.
+    ///
+    /// Call it in the initialiser of a `static` of the module that implements `T`, with that
+    /// module's `THIS_MODULE` (see the type's documentation).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceRegistration};
+    /// use kernel::mm::virt::VmaNew;
+    /// use kernel::prelude::*;
+    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
+    /// # static THIS_MODULE: ThisModule =
+    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
+    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+    ///
+    /// struct Device;
+    ///
+    /// #[vtable]
+    /// impl MiscDevice for Device {
+    ///     type Ptr = KBox<Self>;
+    ///
+    ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+    ///         Ok(KBox::new(Device, GFP_KERNEL)?)
+    ///     }
+    ///
+    ///     fn mmap(_device: &Device, _vma: &VmaNew) -> Result {
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+    ///
+    /// // SAFETY: `FOPS` is a valid `file_operations` for as long as the program runs.
+    /// assert!(unsafe { (*FOPS.as_raw()).mmap }.is_some());
+    /// ```
+    pub const fn new(owner: &'static ThisModule) -> Self {
+        // INVARIANT: `owner` is the caller's `THIS_MODULE`, and the table is built here, in the
+        // initialiser of a `static` of the caller's crate: the functions it points to are
+        // instantiated in that crate too.
+        Self {
+            fops: bindings::file_operations {
+                owner: owner.as_ptr(),
+                open: Some(FileOps::<T>::open),
+                release: Some(FileOps::<T>::release),
+                unlocked_ioctl: if T::HAS_IOCTL {
+                    Some(FileOps::<T>::ioctl)
+                } else {
+                    None
+                },
+                compat_ioctl: if T::HAS_COMPAT_IOCTL {
+                    Some(FileOps::<T>::compat_ioctl)
+                } else {
+                    None
+                },
+                mmap: if T::HAS_MMAP {
+                    Some(FileOps::<T>::mmap)
+                } else {
+                    None
+                },
+                // SAFETY: Every other field of `file_operations` may be zero (no operation).
+                ..unsafe { MaybeUninit::zeroed().assume_init() }
+            },
+            _t: PhantomData,
+        }
+    }
+
+    /// Returns the raw `struct file_operations`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceRegistration};
+    /// use kernel::prelude::*;
+    /// # // Modules have a `THIS_MODULE`; doctests are built in, where it is NULL.
+    /// # static THIS_MODULE: ThisModule =
+    /// #     // SAFETY: Built-in code has no module, so NULL is the right `THIS_MODULE`.
+    /// #     unsafe { ThisModule::from_ptr(core::ptr::null_mut()) };
+    ///
+    /// struct Device;
+    ///
+    /// #[vtable]
+    /// impl MiscDevice for Device {
+    ///     type Ptr = KBox<Self>;
+    ///
+    ///     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+    ///         Ok(KBox::new(Device, GFP_KERNEL)?)
+    ///     }
+    /// }
+    ///
+    /// static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+    ///
+    /// // SAFETY: `FOPS` is a valid `file_operations` for as long as the program runs.
+    /// let raw = unsafe { &*FOPS.as_raw() };
+    /// assert_eq!(raw.owner, THIS_MODULE.as_ptr());
+    /// // Only the operations `Device` implements are set.
+    /// assert!(raw.open.is_some() && raw.release.is_some());
+    /// assert!(raw.unlocked_ioctl.is_none() && raw.mmap.is_none());
+    /// ```
+    pub fn as_raw(&self) -> *const bindings::file_operations {
+        &self.fops
+    }
+}
+
 /// The file operations of the devices whose operations come from `T`.
 struct FileOps<T>(PhantomData<T>);
 
 impl<T: MiscDevice> FileOps<T> {
-    const FOPS: bindings::file_operations = bindings::file_operations {
-        owner: T::OWNER.as_ptr(),
-        open: Some(Self::open),
-        release: Some(Self::release),
-        unlocked_ioctl: if T::HAS_IOCTL {
-            Some(Self::ioctl)
-        } else {
-            None
-        },
-        compat_ioctl: if T::HAS_COMPAT_IOCTL {
-            Some(Self::compat_ioctl)
-        } else {
-            None
-        },
-        mmap: if T::HAS_MMAP { Some(Self::mmap) } else { None },
-        // SAFETY: Every other field of `file_operations` may be zero (no operation).
-        ..unsafe { MaybeUninit::zeroed().assume_init() }
-    };
-
     /// # Safety
     ///
     /// Only called by `misc_open` as the `open` operation of a device registered by a

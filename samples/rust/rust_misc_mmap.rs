@@ -13,7 +13,7 @@ use core::mem::size_of;
 use kernel::{
     c_str,
     ioctl::{_IOR, _IOW},
-    miscdevice::{MiscDevice, MiscDeviceRegistration},
+    miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
     mm::virt::{flags, VmaNew},
     new_mutex,
     page::{Page, PAGE_SIZE},
@@ -40,6 +40,9 @@ const RUST_MISC_MMAP_FILL: u32 = _IOW::<u32>('R' as u32, 1);
 /// Writes the size of the buffer in bytes (a `u64`) to the argument.
 const RUST_MISC_MMAP_GET_SIZE: u32 = _IOR::<u64>('R' as u32, 2);
 
+/// The file operations of `/dev/rust-misc-mmap`: a `static` of this module, which owns them.
+static FOPS: MiscDeviceFileOps<RustMiscMmap> = MiscDeviceFileOps::new(&THIS_MODULE);
+
 struct RustMiscMmapModule {
     _misc: Pin<KBox<MiscDeviceRegistration<RustMiscMmap>>>,
 }
@@ -47,7 +50,12 @@ struct RustMiscMmapModule {
 impl kernel::Module for RustMiscMmapModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let misc = KBox::pin_init(
-            MiscDeviceRegistration::register(c_str!("rust-misc-mmap")),
+            MiscDeviceRegistration::register(
+                &FOPS,
+                MiscDeviceOptions {
+                    name: c_str!("rust-misc-mmap"),
+                },
+            ),
             GFP_KERNEL,
         )?;
         pr_info!("registered /dev/rust-misc-mmap, minor {}\n", misc.minor());
@@ -86,7 +94,6 @@ impl RustMiscMmap {
 #[vtable]
 impl MiscDevice for RustMiscMmap {
     type Ptr = Arc<Self>;
-    const OWNER: &'static ThisModule = &THIS_MODULE;
 
     fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Self>> {
         let mut pages = KVec::with_capacity(NUM_PAGES, GFP_KERNEL)?;
