@@ -3,7 +3,7 @@
 
 use crate::cmd::{self, Outcome};
 use crate::layout::{Layout, Profile};
-use crate::setup::Toolchain;
+use crate::setup::{MinToolchain, Toolchain};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,14 +14,19 @@ fn jobs() -> usize {
 
 /// Builds the kernel and its modules for `profile` in its `O=` directory.
 ///
-/// Both profiles build with `CLIPPY=1`, so clippy's lints appear in the build log.
+/// Every profile builds with `CLIPPY=1`, so clippy's lints appear in the build log. With `min`,
+/// rustc, clippy and bindgen are the base's minimum versions.
 pub fn kernel(
     layout: &Layout,
     tc: &Toolchain,
     profile: Profile,
+    min: Option<&MinToolchain>,
     log: &Path,
 ) -> Result<Outcome, String> {
     let mut kunit = tc.command("python3");
+    if let Some(min) = min {
+        min.apply(&mut kunit);
+    }
     kunit
         .current_dir(layout.src())
         .arg("tools/testing/kunit/kunit.py")
@@ -37,6 +42,50 @@ pub fn kernel(
             layout.kconfig(profile).display()
         ));
     cmd::run_logged(kunit, log, Some(Duration::from_secs(80 * 60)))
+}
+
+/// Builds the out-of-tree module at `module_dir` (repository-relative) against the kernel of
+/// `profile`, as a driver author builds theirs (`make M=`), with `CLIPPY=1`. The sources are
+/// copied into the cache first, so the build products stay out of the repository. Returns the
+/// outcome and the path of the `.ko`.
+pub fn external_module(
+    layout: &Layout,
+    tc: &Toolchain,
+    profile: Profile,
+    min: Option<&MinToolchain>,
+    module_dir: &str,
+    log: &Path,
+) -> Result<(Outcome, PathBuf), String> {
+    let source = layout.repo.join(module_dir);
+    let name = source
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("bad module directory {module_dir}"))?
+        .to_string();
+    let dir = layout.external_build(profile, &name);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(&source).map_err(|e| format!("{module_dir}: {e}"))?;
+    for entry in entries.flatten() {
+        let from = entry.path();
+        let to = dir.join(entry.file_name());
+        let new = std::fs::read(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+        // Rewrite only what changed, so that make rebuilds only when needed.
+        if std::fs::read(&to).ok().as_deref() != Some(new.as_slice()) {
+            std::fs::write(&to, new).map_err(|e| format!("{}: {e}", to.display()))?;
+        }
+    }
+    let mut make = tc.command("make");
+    if let Some(min) = min {
+        min.apply(&mut make);
+    }
+    make.current_dir(layout.src())
+        .args(["ARCH=x86_64", "LLVM=1", "CLIPPY=1"])
+        .arg(format!("O={}", layout.build_dir(profile).display()))
+        .arg(format!("M={}", dir.display()))
+        .arg(format!("-j{}", jobs()))
+        .arg("modules");
+    let outcome = cmd::run_logged(make, log, Some(Duration::from_secs(20 * 60)))?;
+    Ok((outcome, dir.join(format!("{name}.ko"))))
 }
 
 /// Runs `make rustdoc` in the build directory of `profile`.

@@ -79,8 +79,25 @@ pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Res
         format!("cargo clippy: warnings\n{}", cmd::tail(&outcome.output, 20)),
     );
 
+    let unnamed = crate::exports::unnamed_items(&layout.repo)?;
+    tally.check(
+        unnamed.is_empty(),
+        format!(
+            "{} does not name these public items of rust/kernel/, so nothing proves that a \
+             module can use them; add each, e.g. `keep(Type::method as fn(_) -> _)`: {}",
+            crate::exports::MODULE_SOURCE,
+            unnamed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    );
+
     let config = layout.src().join(".rustfmt.toml");
-    for file in kernel_rust_files {
+    let mut kernel_rust_files = kernel_rust_files.to_vec();
+    kernel_rust_files.push(crate::exports::MODULE_SOURCE.to_string());
+    for file in &kernel_rust_files {
         let mut rustfmt = tc.command("rustfmt");
         rustfmt
             .current_dir(&layout.repo)

@@ -9,6 +9,12 @@ pub enum Profile {
     Test,
     /// The same features without debug instrumentation: what `make bench` runs.
     Bench,
+    /// Built (not booted) with the oldest rustc and bindgen the base supports
+    /// (`scripts/min-tool-version.sh`): what a driver author on a 6.12 tree may have.
+    MinToolchain,
+    /// Built (not booted) with KUnit as a module: `kunit_vm_mmap` is then in `kunit.ko`, which
+    /// the kernel crate in vmlinux must not call.
+    KunitModule,
 }
 
 impl Profile {
@@ -17,6 +23,8 @@ impl Profile {
         match self {
             Profile::Test => "test",
             Profile::Bench => "bench",
+            Profile::MinToolchain => "min-toolchain",
+            Profile::KunitModule => "kunit-module",
         }
     }
 }
@@ -74,6 +82,18 @@ impl Layout {
     /// Scratch files of the boot test (initramfs, console logs).
     pub fn vm_work(&self) -> PathBuf {
         self.cache.join("vm")
+    }
+
+    /// Tools the harness installs itself (e.g. the minimum bindgen), one directory each.
+    pub fn tools(&self) -> PathBuf {
+        self.cache.join("tools")
+    }
+
+    /// Where an out-of-tree module of the repository is copied and built for a profile.
+    pub fn external_build(&self, profile: Profile, module: &str) -> PathBuf {
+        self.cache
+            .join(format!("external-{}", profile.name()))
+            .join(module)
     }
 
     /// Products meant for the user: the exported patch series.

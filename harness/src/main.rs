@@ -8,6 +8,7 @@ mod bench;
 mod boot;
 mod build;
 mod cmd;
+mod exports;
 mod hostcheck;
 mod kunit;
 mod layout;
@@ -27,10 +28,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: harness <test|run|bench|patches>
-  test     host checks, kernel build (clippy), rustdoc, KUnit, boot test, patch series check
+  test     host checks, kernel build (clippy), rustdoc, KUnit, boot test, builds with the
+           minimum toolchain and with KUnit as a module, patch series check
   run      build if needed, boot QEMU, load the sample driver and run its demo
   bench    build the bench kernel, run the benchmark modules in one boot, report ratios
-  patches  export the overlay as a git format-patch series into out/patches";
+  patches  export the overlay as a git format-patch series into out/patches
+  exports  list the public items of rust/kernel/ that the all-exports module does not name";
 
 /// What every command needs: tools, paths, the base and the series applied to it.
 struct Workbench {
@@ -97,8 +100,16 @@ impl Workbench {
     }
 
     fn build_kernel(&self, profile: Profile) -> Result<Tally, String> {
+        let min = match profile {
+            Profile::MinToolchain => {
+                let min = setup::ensure_min_toolchain(&self.tc, &self.layout)?;
+                println!("  building with {}", min.describe());
+                Some(min)
+            }
+            _ => None,
+        };
         let log = self.log(&format!("build-{}.log", profile.name()));
-        let outcome = build::kernel(&self.layout, &self.tc, profile, &log)?;
+        let outcome = build::kernel(&self.layout, &self.tc, profile, min.as_ref(), &log)?;
         let mut tally = Tally::default();
         tally.check(
             outcome.success,
@@ -112,26 +123,68 @@ impl Workbench {
         for d in build::diagnostics_in(&outcome.output, &self.layout.src(), &ours) {
             tally.fail(format!("build/clippy: {d}"));
         }
-        if outcome.success {
-            let allowed = fs::read_to_string(self.layout.repo.join("kconfig/bindgen-layout.allow"))
-                .unwrap_or_default();
-            let allowed: Vec<&str> = allowed
-                .lines()
-                .map(|l| l.split('#').next().unwrap_or_default().trim())
-                .filter(|l| !l.is_empty())
-                .collect();
-            let mismatches: Vec<String> = build::bindgen_layout(&self.layout, &self.tc, profile)?
-                .into_iter()
-                .filter(|m| !allowed.contains(&m.as_str()))
-                .collect();
-            tally.check(
-                mismatches.is_empty(),
-                format!(
-                    "bindgen layout differs from C (Rust would read wrong offsets): {mismatches:?}"
-                ),
-            );
+        if !outcome.success {
+            return Ok(tally);
+        }
+        if matches!(profile, Profile::Test | Profile::Bench) {
+            tally.check_result(self.bindgen_layout(profile));
+        }
+        if profile != Profile::Bench {
+            tally.check_result(self.build_all_exports(profile, min.as_ref()));
         }
         Ok(tally)
+    }
+
+    /// Checks that bindgen lays out the C types as clang does (see `build::bindgen_layout`).
+    fn bindgen_layout(&self, profile: Profile) -> Result<(), String> {
+        let allowed = fs::read_to_string(self.layout.repo.join("kconfig/bindgen-layout.allow"))
+            .unwrap_or_default();
+        let allowed: Vec<&str> = allowed
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or_default().trim())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mismatches: Vec<String> = build::bindgen_layout(&self.layout, &self.tc, profile)?
+            .into_iter()
+            .filter(|m| !allowed.contains(&m.as_str()))
+            .collect();
+        if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "bindgen layout differs from C (Rust would read wrong offsets): {mismatches:?}"
+            ))
+        }
+    }
+
+    /// Builds the all-exports module against the kernel of `profile`: modpost fails it if a
+    /// public function of ours cannot be used from a module; any warning in it fails too.
+    fn build_all_exports(
+        &self,
+        profile: Profile,
+        min: Option<&setup::MinToolchain>,
+    ) -> Result<(), String> {
+        let log = self.log(&format!("all-exports-{}.log", profile.name()));
+        let (outcome, ko) = build::external_module(
+            &self.layout,
+            &self.tc,
+            profile,
+            min,
+            exports::MODULE_DIR,
+            &log,
+        )?;
+        let source = ko.with_extension("rs").display().to_string();
+        let warnings = build::diagnostics_in(&outcome.output, &self.layout.src(), &[source]);
+        if outcome.success && ko.is_file() && warnings.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the all-exports module does not build cleanly for {} (log: {}): {warnings:?}\n{}",
+                profile.name(),
+                log.display(),
+                cmd::tail(&outcome.output, 20)
+            ))
+        }
     }
 
     /// The sample modules of this build, from kbuild's `modules.order` (a `.ko` left over from an
@@ -146,7 +199,17 @@ impl Workbench {
             .filter(|m| m.starts_with("samples/rust/"))
             .filter(|m| m.ends_with("_bench.o") == benchmarks)
             .map(|m| dir.join(m).with_extension("ko"))
+            .chain(self.all_exports_module(profile).filter(|_| !benchmarks))
             .collect()
+    }
+
+    /// The all-exports module built for `profile`, if it was.
+    fn all_exports_module(&self, profile: Profile) -> Option<PathBuf> {
+        let ko = self
+            .layout
+            .external_build(profile, "rust_all_exports")
+            .join("rust_all_exports.ko");
+        ko.is_file().then_some(ko)
     }
 
     fn boot(
@@ -256,6 +319,9 @@ fn test() -> Result<bool, String> {
             report.skip(stage, "the kernel did not build");
         }
     }
+    // Built, not booted: the oldest toolchain the base supports, and KUnit as a module.
+    report.stage("min-toolchain", || wb.build_kernel(Profile::MinToolchain));
+    report.stage("kunit-module", || wb.build_kernel(Profile::KunitModule));
     report.stage("patches", || wb.patches());
     Ok(report.finish())
 }
@@ -363,6 +429,15 @@ fn export_patches() -> Result<bool, String> {
     Ok(true)
 }
 
+fn unnamed_exports() -> Result<bool, String> {
+    let layout = Layout::discover();
+    let unnamed = exports::unnamed_items(&layout.repo)?;
+    for item in &unnamed {
+        println!("{item}");
+    }
+    Ok(unnamed.is_empty())
+}
+
 fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
     let result = match command.as_str() {
@@ -370,6 +445,7 @@ fn main() -> ExitCode {
         "run" => run(),
         "bench" => bench(),
         "patches" => export_patches(),
+        "exports" => unnamed_exports(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

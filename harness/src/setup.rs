@@ -12,7 +12,6 @@ use std::process::Command;
 
 /// Debian packages the harness needs, with the command each one provides (for messages).
 const APT_PACKAGES: &[&str] = &[
-    "linux-source-6.12",
     "clang",
     "lld",
     "llvm",
@@ -35,6 +34,12 @@ const APT_PACKAGES: &[&str] = &[
 /// The `bindgen-cli` version we install when none is present; 6.12 needs at least 0.65.1.
 const BINDGEN_VERSION: &str = "0.73.2";
 const BINDGEN_MIN: (u32, u32, u32) = (0, 65, 1);
+
+/// The Debian package of the base source.
+pub const BASE_PACKAGE: &str = "linux-source-6.12";
+
+/// The file naming the exact base package version (repository-relative).
+pub const BASE_VERSION_FILE: &str = "series/base-version";
 
 /// Where Debian's `linux-source-6.12` puts the source tarball.
 pub const BASE_TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
@@ -73,7 +78,7 @@ pub fn ensure(layout: &Layout) -> Result<Toolchain, String> {
     let path = path_with(&dirs);
     let toolchain = Toolchain {
         path,
-        base_package_version: package_version("linux-source-6.12")?,
+        base_package_version: package_version(BASE_PACKAGE)?,
     };
     ensure_rust_src(&toolchain, layout)?;
     ensure_bindgen(&toolchain, layout)?;
@@ -109,20 +114,31 @@ fn package_installed(package: &str) -> bool {
     cmd::output_of(&mut q).is_ok_and(|s| s.ends_with("installed") && !s.contains("not-installed"))
 }
 
+/// Installs the packages the harness needs that are missing, and exactly the pinned version of
+/// the base package (upgrading or downgrading it), in one `apt-get install`.
 fn ensure_apt_packages(layout: &Layout) -> Result<(), String> {
-    let missing: Vec<&str> = APT_PACKAGES
+    let file = layout.repo.join(BASE_VERSION_FILE);
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let base = pinned_base_version(&text)
+        .ok_or_else(|| format!("{BASE_VERSION_FILE} names no version"))?;
+    let mut missing: Vec<String> = APT_PACKAGES
         .iter()
-        .copied()
         .filter(|p| !package_installed(p))
+        .map(ToString::to_string)
         .collect();
+    let base_ok = package_installed(BASE_PACKAGE) && package_version(BASE_PACKAGE)? == base;
+    if !base_ok {
+        missing.push(format!("{BASE_PACKAGE}={base}"));
+    }
     if missing.is_empty() {
         return Ok(());
     }
     let wanted = missing.join(" ");
-    let advice = format!("apt-get update && apt-get install -y {wanted}");
+    let advice = format!("apt-get update && apt-get install -y --allow-downgrades {wanted}");
     if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
         return Err(format!(
-            "missing packages: {wanted}\n  install them with: sudo sh -c '{advice}'"
+            "missing packages: {wanted} (the base version is pinned in {BASE_VERSION_FILE})\n  \
+             install them with: sudo sh -c '{advice}'"
         ));
     }
     println!("  installing {wanted}");
@@ -133,20 +149,34 @@ fn ensure_apt_packages(layout: &Layout) -> Result<(), String> {
         .env("DEBIAN_FRONTEND", "noninteractive");
     let mut install = Command::new("apt-get");
     install
-        .args(["install", "-y", "--no-install-recommends"])
+        .args([
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "--allow-downgrades",
+        ])
         .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive");
     for step in [update, install] {
         let outcome = cmd::run_logged(step, &log, None)?;
         if !outcome.success {
             return Err(format!(
-                "could not install {wanted} (log: {})\n{}\n  run by hand: {advice}",
+                "could not install {wanted} (log: {})\n{}\n  run by hand: {advice}\n  \
+                 (`apt-cache policy {BASE_PACKAGE}` lists the base versions apt offers)",
                 log.display(),
                 cmd::tail(&outcome.output, 10)
             ));
         }
     }
     Ok(())
+}
+
+/// The base package version named in [`BASE_VERSION_FILE`]: its first line that is not empty
+/// or a `#` comment.
+pub fn pinned_base_version(text: &str) -> Option<&str> {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
 }
 
 fn ensure_rust_src(tc: &Toolchain, layout: &Layout) -> Result<(), String> {
@@ -233,9 +263,118 @@ fn ensure_bindgen(tc: &Toolchain, layout: &Layout) -> Result<(), String> {
     Ok(())
 }
 
+/// The oldest rustc and bindgen the base supports (its `scripts/min-tool-version.sh`),
+/// installed next to the current ones: rustc with rustup, bindgen in the cache.
+pub struct MinToolchain {
+    /// The rustc version, e.g. `1.78.0`: a rustup toolchain name.
+    pub rustc: String,
+    /// The bindgen version, e.g. `0.65.1`.
+    pub bindgen: String,
+    /// `PATH` with this bindgen in front of the one of the current toolchain.
+    path: OsString,
+}
+
+impl MinToolchain {
+    /// Makes `cmd` (and the `make` it runs) use this rustc and bindgen.
+    pub fn apply(&self, cmd: &mut Command) {
+        cmd.env("RUSTUP_TOOLCHAIN", &self.rustc)
+            .env("PATH", &self.path);
+    }
+
+    /// One line for reports.
+    pub fn describe(&self) -> String {
+        format!("rustc {} + bindgen {}", self.rustc, self.bindgen)
+    }
+}
+
+/// Reads the minimum version of `tool` from the base tree at `src`.
+fn min_tool_version(tc: &Toolchain, src: &Path, tool: &str) -> Result<String, String> {
+    let mut sh = tc.command("sh");
+    sh.current_dir(src)
+        .args(["scripts/min-tool-version.sh", tool]);
+    cmd::output_of(&mut sh)
+        .map(|v| v.trim().to_string())
+        .map_err(|e| format!("scripts/min-tool-version.sh {tool}: {e}"))
+}
+
+/// Installs (once) and returns the base's minimum rustc and bindgen.
+pub fn ensure_min_toolchain(tc: &Toolchain, layout: &Layout) -> Result<MinToolchain, String> {
+    let rustc = min_tool_version(tc, &layout.src(), "rustc")?;
+    let bindgen = min_tool_version(tc, &layout.src(), "bindgen")?;
+    let log = layout.logs().join("setup-min-toolchain.log");
+    if which("rustup", &tc.path).is_none() {
+        return Err(format!(
+            "building with rustc {rustc} needs rustup (https://rustup.rs); \
+             Debian's rustc-web cannot provide an older compiler"
+        ));
+    }
+    let sysroot = cmd::output_of(
+        tc.command("rustc")
+            .env("RUSTUP_TOOLCHAIN", &rustc)
+            .args(["--print", "sysroot"]),
+    );
+    let has_src = sysroot.is_ok_and(|root| {
+        Path::new(root.trim())
+            .join("lib/rustlib/src/rust/library/core/src/lib.rs")
+            .is_file()
+    });
+    if !has_src {
+        println!("  installing rustc {rustc} with rust-src, rustfmt and clippy (rustup)");
+        let mut install = tc.command("rustup");
+        install.args(["toolchain", "install", &rustc, "--profile", "minimal"]);
+        install.args(["-c", "rust-src", "-c", "rustfmt", "-c", "clippy"]);
+        let outcome = cmd::run_logged(install, &log, None)?;
+        if !outcome.success {
+            return Err(format!(
+                "could not install rustc {rustc} (log: {})\n  run by hand: rustup toolchain \
+                 install {rustc} -c rust-src -c rustfmt -c clippy",
+                log.display()
+            ));
+        }
+    }
+    let root = layout.tools().join(format!("bindgen-{bindgen}"));
+    let bin = root.join("bin");
+    let installed = cmd::output_of(Command::new(bin.join("bindgen")).arg("--version"))
+        .ok()
+        .and_then(|v| parse_version(&v));
+    if installed != parse_version(&format!("bindgen {bindgen}")) {
+        println!(
+            "  installing bindgen-cli {bindgen} into {} (~1 min)",
+            root.display()
+        );
+        let mut install = tc.command("cargo");
+        install
+            .args(["install", "--locked", "bindgen-cli", "--version", &bindgen])
+            .arg("--root")
+            .arg(&root);
+        let outcome = cmd::run_logged(install, &log, None)?;
+        if !outcome.success {
+            return Err(format!(
+                "could not install bindgen-cli {bindgen} (log: {})",
+                log.display()
+            ));
+        }
+    }
+    let mut dirs = vec![bin];
+    dirs.extend(std::env::split_paths(&tc.path));
+    let path = std::env::join_paths(dirs).map_err(|e| e.to_string())?;
+    Ok(MinToolchain {
+        rustc,
+        bindgen,
+        path,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse_version;
+
+    #[test]
+    fn reads_the_pinned_base_version() {
+        let text = "# comment\n\n  6.12.117-1~deb12u1  \n6.12.115\n";
+        assert_eq!(super::pinned_base_version(text), Some("6.12.117-1~deb12u1"));
+        assert_eq!(super::pinned_base_version("# only a comment\n"), None);
+    }
 
     #[test]
     fn bindgen_versions_compare() {

@@ -190,6 +190,62 @@ fn misc_unknown_ioctl_is_enotty() -> Result<(), String> {
     )
 }
 
+/// The module that implements the device.
+const MODULE: &str = "rust_misc_mmap";
+
+/// The module's reference count, from sysfs.
+fn module_refcount() -> Result<u32, String> {
+    let path = format!("/sys/module/{MODULE}/refcnt");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    text.trim().parse().map_err(|e| format!("{path}: {e}"))
+}
+
+/// Tries to unload the module without waiting; returns the errno on failure.
+fn try_unload() -> Result<(), i32> {
+    let name = std::ffi::CString::new(MODULE).map_err(|_| libc::EINVAL)?;
+    // SAFETY: `name` is a valid NUL-terminated string for the duration of the call.
+    let r = unsafe { libc::syscall(libc::SYS_delete_module, name.as_ptr(), libc::O_NONBLOCK) };
+    if r < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Expects the module to be pinned (one reference, unload refused) while `what` holds it.
+fn expect_pinned(what: &str) -> Result<(), String> {
+    let count = module_refcount()?;
+    if count != 1 {
+        return Err(format!("{what}: module refcount {count}, expected 1"));
+    }
+    expect_errno(
+        &format!("rmmod {MODULE} with {what}"),
+        try_unload(),
+        libc::EWOULDBLOCK,
+    )
+}
+
+/// The file operations are owned by the module: it cannot be unloaded while a file of the
+/// device is open, or while a mapping (which holds the file) exists after the file is closed.
+fn misc_rmmod_refused_while_open_or_mapped() -> Result<(), String> {
+    let before = module_refcount()?;
+    if before != 0 {
+        return Err(format!("module refcount {before} with no file open"));
+    }
+    let dev = Device::open()?;
+    expect_pinned("a file open")?;
+    let map = dev
+        .mmap(page_size(), libc::PROT_READ, 0)
+        .map_err(|e| format!("read-only mmap: errno {e}"))?;
+    drop(dev);
+    expect_pinned("the file closed but mapped")?;
+    map.unmap()?;
+    let after = module_refcount()?;
+    if after != 0 {
+        return Err(format!("module refcount {after} after the last unmap"));
+    }
+    Ok(())
+}
+
 /// A test: `Err` carries the reason it failed.
 pub type Test = fn() -> Result<(), String>;
 
@@ -210,4 +266,8 @@ pub const TESTS: &[(&str, Test)] = &[
     ),
     ("misc_offset_mmap_is_refused", misc_offset_mmap_is_refused),
     ("misc_unknown_ioctl_is_enotty", misc_unknown_ioctl_is_enotty),
+    (
+        "misc_rmmod_refused_while_open_or_mapped",
+        misc_rmmod_refused_while_open_or_mapped,
+    ),
 ];

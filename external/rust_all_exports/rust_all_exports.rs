@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A loadable module that uses every public function and trait of our abstractions.
+//!
+//! It is built outside the kernel tree (`make M=`), as a driver author's module is, so that
+//! modpost proves each function links from a module: a kernel crate function that is inlined
+//! or generic is compiled into the module, and every C symbol it calls must then be exported.
+//! Loading it proves the same at run time. The harness checks that every `pub fn` and
+//! `pub trait` of our kernel files is named here.
+//!
+//! Functions are referenced as function pointers so that generic ones are instantiated here;
+//! only a few are called, at load time, where that needs no setup.
+
+use core::hint::black_box;
+use kernel::{
+    bitmap::{self, BitmapMut, BitmapRef, OwnedBitmap},
+    c_str,
+    id_pool::{self, Grow, IdPool, PoolResizer, ReallocRequest, Shrink, UnusedId},
+    miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
+    mm::{
+        self,
+        virt::{VmaMixedMap, VmaNew, VmaRef},
+        Mm, MmWithUser, MmWithUserAsync, MmapReadGuard, MmapWriteGuard,
+    },
+    page::{self, BorrowedPage, Page, Pages},
+    prelude::*,
+    sync::lock::{spinlock::SpinLockBackend, Guard},
+    types::ARef,
+};
+
+module! {
+    type: AllExports,
+    name: "rust_all_exports",
+    author: "Rust for Linux Contributors",
+    description: "Uses every public function of our abstractions",
+    license: "GPL",
+}
+
+/// Keeps a function pointer alive, so that the function is compiled into (or linked from) this
+/// module.
+fn keep<T>(f: T) {
+    black_box(f);
+}
+
+fn bitmaps() {
+    keep(bitmap::bits_to_longs as fn(_) -> _);
+
+    keep(BitmapRef::from_raw as unsafe fn(_, _) -> _);
+    keep(BitmapRef::len as fn(_) -> _);
+    keep(BitmapRef::is_zero as fn(_) -> _);
+    keep(BitmapRef::as_ptr as fn(_) -> _);
+    keep(BitmapRef::test_bit as fn(_, _) -> _);
+    keep(BitmapRef::word as fn(_, _) -> _);
+    keep(BitmapRef::next_set_bit as fn(_, _) -> _);
+    keep(BitmapRef::next_zero_bit as fn(_, _) -> _);
+    keep(BitmapRef::first_set_bit as fn(_) -> _);
+    keep(BitmapRef::first_zero_bit as fn(_) -> _);
+    keep(BitmapRef::last_set_bit as fn(_) -> _);
+    keep(BitmapRef::weight as fn(_) -> _);
+    keep(BitmapRef::iter_set_bits as fn(_) -> _);
+    keep(BitmapRef::iter_zero_bits as fn(_) -> _);
+    keep(BitmapRef::set_bit_atomic as fn(_, _) -> _);
+    keep(BitmapRef::clear_bit_atomic as fn(_, _) -> _);
+    keep(BitmapRef::test_and_set_bit_atomic as fn(_, _) -> _);
+    keep(BitmapRef::test_and_clear_bit_atomic as fn(_, _) -> _);
+
+    keep(BitmapMut::from_raw as unsafe fn(_, _) -> _);
+    keep(BitmapMut::view as fn(_) -> _);
+    keep(BitmapMut::reborrow as fn(_) -> _);
+    keep(BitmapMut::as_mut_ptr as fn(_) -> _);
+    keep(BitmapMut::len as fn(_) -> _);
+    keep(BitmapMut::set_bit as fn(_, _) -> _);
+    keep(BitmapMut::clear_bit as fn(_, _) -> _);
+    keep(BitmapMut::assign_bit as fn(_, _, _) -> _);
+    keep(BitmapMut::assign_bit_in_word as fn(_, _, _) -> _);
+    keep(BitmapMut::set_range as fn(_, _) -> _);
+    keep(BitmapMut::clear_range as fn(_, _) -> _);
+    keep(BitmapMut::fill as fn(_));
+    keep(BitmapMut::zero as fn(_));
+    keep(BitmapMut::complement as fn(_));
+    keep(BitmapMut::copy_and_extend as fn(_, _));
+    keep(BitmapMut::and as fn(_, _) -> _);
+    keep(BitmapMut::or as fn(_, _) -> _);
+    keep(BitmapMut::xor as fn(_, _) -> _);
+    keep(BitmapMut::andnot as fn(_, _) -> _);
+
+    keep(OwnedBitmap::<2>::new as fn(_, _) -> _);
+    keep(OwnedBitmap::<2>::new_inline as fn(_) -> _);
+    keep(OwnedBitmap::<2>::clone_resized as fn(_, _, _) -> _);
+    keep(OwnedBitmap::<2>::len as fn(_) -> _);
+    keep(OwnedBitmap::<2>::is_inline as fn(_) -> _);
+    keep(OwnedBitmap::<2>::view as fn(_) -> _);
+    keep(OwnedBitmap::<2>::view_mut as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<OwnedBitmap<2>> as unsafe fn(_));
+}
+
+fn id_pools() {
+    keep(IdPool::<1>::new as fn() -> _);
+    keep(IdPool::<1>::with_max as fn(_) -> _);
+    keep(IdPool::<1>::capacity as fn(_) -> _);
+    keep(IdPool::<1>::max_capacity as fn(_) -> _);
+    keep(IdPool::<1>::used as fn(_) -> _);
+    keep(IdPool::<1>::is_inline as fn(_) -> _);
+    keep(IdPool::<1>::find_unused_id as fn(_, _) -> _);
+    keep(IdPool::<1>::release_id as fn(_, _) -> _);
+    keep(IdPool::<1>::grow_request as fn(_) -> _);
+    keep(IdPool::<1>::shrink_request as fn(_) -> _);
+    keep(IdPool::<1>::grow as fn(_, _) -> _);
+    keep(IdPool::<1>::shrink as fn(_, _) -> _);
+    keep(IdPool::<1>::is_consistent as fn(_) -> _);
+    keep(UnusedId::<'_, 1>::as_usize as fn(_) -> _);
+    keep(UnusedId::<'_, 1>::as_u32 as fn(_) -> _);
+    keep(UnusedId::<'_, 1>::acquire as fn(_) -> _);
+    keep(ReallocRequest::<Grow, 1>::old_capacity as fn(_) -> _);
+    keep(ReallocRequest::<Grow, 1>::new_capacity as fn(_) -> _);
+    keep(ReallocRequest::<Grow, 1>::realloc as fn(_, _) -> _);
+    keep(ReallocRequest::<Shrink, 1>::realloc as fn(_, _) -> _);
+    keep(core::ptr::drop_in_place::<IdPool<1>> as unsafe fn(_));
+    keep(core::ptr::drop_in_place::<PoolResizer<Grow, 1>> as unsafe fn(_));
+    keep(core::ptr::drop_in_place::<PoolResizer<Shrink, 1>> as unsafe fn(_));
+    keep(
+        id_pool::alloc_id_locked::<IdPool<1>, SpinLockBackend, 1>
+            as fn(
+                &mut Guard<'_, IdPool<1>, SpinLockBackend>,
+                fn(&mut IdPool<1>) -> &mut IdPool<1>,
+                _,
+                _,
+            ) -> _,
+    );
+    keep(
+        id_pool::release_id_locked::<IdPool<1>, SpinLockBackend, 1>
+            as fn(
+                &mut Guard<'_, IdPool<1>, SpinLockBackend>,
+                fn(&mut IdPool<1>) -> &mut IdPool<1>,
+                _,
+                _,
+            ) -> _,
+    );
+}
+
+fn pages() {
+    keep(page::page_align as fn(_) -> _);
+    keep(Page::alloc_page as fn(_) -> _);
+    keep(Pages::<2>::alloc as fn(_) -> _);
+    keep(Pages::<2>::alloc_node as fn(_, _) -> _);
+    keep(Pages::<2>::as_ptr as fn(_) -> _);
+    keep(Pages::<2>::page as fn(_, _) -> _);
+    keep(Pages::<2>::read_raw as unsafe fn(_, _, _, _) -> _);
+    keep(Pages::<2>::write_raw as unsafe fn(_, _, _, _) -> _);
+    keep(Pages::<2>::fill_zero_raw as unsafe fn(_, _, _) -> _);
+    keep(Pages::<2>::copy_from_user_slice_raw as unsafe fn(_, _, _, _) -> _);
+    keep(Pages::<2>::copy_to_user_slice_raw as unsafe fn(_, _, _, _) -> _);
+    keep(Pages::<2>::read_into as fn(_, _, _) -> _);
+    keep(Pages::<2>::write_from as fn(_, _, _) -> _);
+    keep(Pages::<2>::fill_zero as fn(_, _, _) -> _);
+    keep(Pages::<2>::copy_from_user_slice as fn(_, _, _, _) -> _);
+    keep(Pages::<2>::copy_to_user_slice as fn(_, _, _, _) -> _);
+    keep(core::ptr::drop_in_place::<Pages<2>> as unsafe fn(_));
+    keep(BorrowedPage::from_raw as unsafe fn(_) -> _);
+    keep(<BorrowedPage<'_> as core::ops::Deref>::deref as fn(_) -> _);
+}
+
+fn mms() {
+    keep(Mm::from_raw as unsafe fn(_) -> _);
+    keep(Mm::as_raw as fn(_) -> _);
+    keep(Mm::mmgrab as fn(_) -> _);
+    keep(Mm::mmget_not_zero as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<ARef<Mm>> as unsafe fn(_));
+    keep(MmWithUser::from_raw as unsafe fn(_) -> _);
+    keep(MmWithUser::mmget as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<ARef<MmWithUser>> as unsafe fn(_));
+    keep(MmWithUserAsync::as_mm as fn(_) -> _);
+    keep(MmWithUser::into_mmput_async as fn(_) -> _);
+    keep(<ARef<MmWithUserAsync> as From<ARef<MmWithUser>>>::from as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<ARef<MmWithUserAsync>> as unsafe fn(_));
+    keep(mm::with_current_mm::<usize, fn(Option<&MmWithUser>) -> usize> as fn(_) -> _);
+
+    keep(MmWithUser::mmap_read_lock as fn(_) -> _);
+    keep(MmWithUser::mmap_read_trylock as fn(_) -> _);
+    keep(MmWithUser::mmap_write_lock as fn(_) -> _);
+    keep(MmapReadGuard::vma_lookup as fn(_, _) -> _);
+    keep(MmapReadGuard::vmas as fn(_) -> _);
+    keep(MmapReadGuard::mm as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<MmapReadGuard<'_>> as unsafe fn(_));
+    keep(MmapWriteGuard::vma_lookup as fn(_, _) -> _);
+    keep(MmapWriteGuard::vmas as fn(_) -> _);
+    keep(MmapWriteGuard::mm as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<MmapWriteGuard<'_>> as unsafe fn(_));
+    keep(<mm::VmaIter<'_> as Iterator>::next as fn(_) -> _);
+    #[cfg(CONFIG_PER_VMA_LOCK)]
+    {
+        keep(MmWithUser::lock_vma_under_rcu as fn(_, _) -> _);
+        keep(core::ptr::drop_in_place::<mm::VmaReadGuard<'_>> as unsafe fn(_));
+    }
+
+    keep(VmaRef::from_raw as unsafe fn(_) -> _);
+    keep(VmaRef::as_ptr as fn(_) -> _);
+    keep(VmaRef::mm as fn(_) -> _);
+    keep(VmaRef::flags as fn(_) -> _);
+    keep(VmaRef::start as fn(_) -> _);
+    keep(VmaRef::end as fn(_) -> _);
+    keep(VmaRef::pgoff as fn(_) -> _);
+    keep(VmaRef::zap_page_range_single as fn(_, _, _) -> _);
+    keep(VmaRef::as_mixedmap_vma as fn(_) -> _);
+    keep(VmaMixedMap::vm_insert_page as fn(_, _, _) -> _);
+    keep(VmaNew::from_raw as unsafe fn(_) -> _);
+    keep(VmaNew::set_mixedmap as fn(_) -> _);
+    keep(VmaNew::set_dontcopy as fn(_));
+    keep(VmaNew::set_dontexpand as fn(_));
+    keep(VmaNew::set_io as fn(_));
+    keep(VmaNew::set_dontdump as fn(_));
+    keep(VmaNew::try_clear_mayread as fn(_) -> _);
+    keep(VmaNew::try_clear_maywrite as fn(_) -> _);
+    keep(VmaNew::try_clear_mayexec as fn(_) -> _);
+    keep(VmaNew::readable as fn(_) -> _);
+    keep(VmaNew::writable as fn(_) -> _);
+    keep(VmaNew::executable as fn(_) -> _);
+}
+
+#[cfg(CONFIG_KUNIT = "y")]
+fn kunit_helpers() {
+    use kernel::mm::kunit::{self, MixedMapHook, TestFileMapping, TestMmapHook};
+
+    struct Refuse;
+    impl TestMmapHook for Refuse {
+        fn mmap(_vma: &VmaNew) -> Result {
+            Err(ENODEV)
+        }
+    }
+
+    keep(kunit::mm_users as fn(_) -> _);
+    keep(kunit::mm_count as fn(_) -> _);
+    keep(kunit::vm_mmap as fn(_, _, _, _) -> _);
+    keep(TestFileMapping::new::<MixedMapHook> as fn() -> _);
+    keep(TestFileMapping::new::<Refuse> as fn() -> _);
+    keep(TestFileMapping::as_ptr as fn(_) -> _);
+    keep(TestFileMapping::mmap as fn(_, _, _, _) -> _);
+    keep(TestFileMapping::mmap_at as fn(_, _, _, _, _) -> _);
+    keep(core::ptr::drop_in_place::<TestFileMapping> as unsafe fn(_));
+}
+
+/// A misc device with every operation, so that all of `MiscDevice`'s glue is built here.
+struct Device;
+
+#[vtable]
+impl MiscDevice for Device {
+    type Ptr = KBox<Self>;
+
+    fn open(_misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
+        Ok(KBox::new(Device, GFP_KERNEL)?)
+    }
+
+    fn release(device: KBox<Self>) {
+        drop(device);
+    }
+
+    fn ioctl(_device: &Device, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOTTY)
+    }
+
+    fn compat_ioctl(_device: &Device, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOTTY)
+    }
+
+    fn mmap(_device: &Device, vma: &VmaNew) -> Result {
+        vma.try_clear_maywrite()
+    }
+}
+
+static FOPS: MiscDeviceFileOps<Device> = MiscDeviceFileOps::new(&THIS_MODULE);
+
+struct AllExports {
+    _misc: Pin<KBox<MiscDeviceRegistration<Device>>>,
+}
+
+impl kernel::Module for AllExports {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        bitmaps();
+        id_pools();
+        pages();
+        mms();
+        #[cfg(CONFIG_KUNIT = "y")]
+        kunit_helpers();
+        keep(MiscDeviceFileOps::<Device>::as_raw as fn(_) -> _);
+        keep(MiscDeviceRegistration::<Device>::minor as fn(_) -> _);
+        keep(MiscDeviceRegistration::<Device>::as_raw as fn(_) -> _);
+
+        // A few calls that need no setup, so that loading does more than resolve symbols.
+        let mut ids = IdPool::<1>::new();
+        let id = ids.find_unused_id(1).ok_or(ENOSPC)?.acquire();
+        ids.release_id(id)?;
+        let mut bits = OwnedBitmap::<1>::new(100, GFP_KERNEL)?;
+        bits.view_mut().set_bit(42)?;
+        if bits.view().next_set_bit(0) != Some(42) {
+            return Err(EINVAL);
+        }
+        let mut page = Page::alloc_page(GFP_KERNEL)?;
+        page.write_from(b"exports", 0)?;
+        let misc = KBox::pin_init(
+            MiscDeviceRegistration::register(
+                &FOPS,
+                MiscDeviceOptions {
+                    name: c_str!("rust-all-exports"),
+                },
+            ),
+            GFP_KERNEL,
+        )?;
+        Ok(AllExports { _misc: misc })
+    }
+}
