@@ -173,7 +173,7 @@ fn mms() {
     keep(MmWithUser::into_mmput_async as fn(_) -> _);
     keep(<ARef<MmWithUserAsync> as From<ARef<MmWithUser>>>::from as fn(_) -> _);
     keep(core::ptr::drop_in_place::<ARef<MmWithUserAsync>> as unsafe fn(_));
-    keep(mm::with_current_mm::<usize, fn(Option<&MmWithUser>) -> usize> as fn(_) -> _);
+    keep(mm::with_current_mm::<usize> as fn(fn(Option<&MmWithUser>) -> usize) -> _);
 
     keep(MmWithUser::mmap_read_lock as fn(_) -> _);
     keep(MmWithUser::mmap_read_trylock as fn(_) -> _);
