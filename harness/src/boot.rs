@@ -188,9 +188,16 @@ pub fn run(
 /// usable and a probe boot of `kernel` printed its banner within 20 seconds. The verdict is
 /// cached per machine, so the probe costs its time once.
 pub fn choose_accel(layout: &Layout, kernel: &Path) -> Accel {
+    let (accel, why) = accel_and_reason(layout, kernel);
+    println!("  QEMU: -accel {} ({why})", accel.name());
+    accel
+}
+
+/// The accelerator and why it was chosen, in words for the report.
+fn accel_and_reason(layout: &Layout, kernel: &Path) -> (Accel, String) {
     match std::env::var("WB_ACCEL").as_deref() {
-        Ok("kvm") => return Accel::Kvm,
-        Ok("tcg") => return Accel::Tcg,
+        Ok("kvm") => return (Accel::Kvm, "WB_ACCEL=kvm".into()),
+        Ok("tcg") => return (Accel::Tcg, "WB_ACCEL=tcg".into()),
         _ => {}
     }
     let usable = fs::OpenOptions::new()
@@ -199,15 +206,26 @@ pub fn choose_accel(layout: &Layout, kernel: &Path) -> Accel {
         .open("/dev/kvm")
         .is_ok();
     if !usable {
-        return Accel::Tcg;
+        return (Accel::Tcg, "/dev/kvm is missing or not usable".into());
     }
     let verdict_file = layout.cache.join("accel-verdict");
+    let cached = |accel: Accel| {
+        let what = match accel {
+            Accel::Kvm => "a probe boot with KVM succeeded on this machine",
+            Accel::Tcg => "a probe boot with KVM printed nothing within 20 s on this machine",
+        };
+        format!(
+            "{what}; verdict cached in {}, delete it to probe again",
+            verdict_file.display()
+        )
+    };
     if let Ok(v) = fs::read_to_string(&verdict_file) {
-        return if v.trim() == "kvm" {
+        let accel = if v.trim() == "kvm" {
             Accel::Kvm
         } else {
             Accel::Tcg
         };
+        return (accel, cached(accel));
     }
     let _ = fs::create_dir_all(layout.vm_work());
     let results = layout.vm_work().join("probe.out");
@@ -219,19 +237,11 @@ pub fn choose_accel(layout: &Layout, kernel: &Path) -> Accel {
         &results,
     );
     let log = layout.logs().join("kvm-probe.log");
+    println!("  probing KVM with a boot of at most 20 s (once per machine)");
     let booted = cmd::run_logged(probe, &log, Some(Duration::from_secs(20)))
         .map(|o| o.output.contains("Linux version"))
         .unwrap_or(false);
     let accel = if booted { Accel::Kvm } else { Accel::Tcg };
-    println!(
-        "  KVM probe: {} (cached in {})",
-        if booted {
-            "boots, using kvm"
-        } else {
-            "no boot within 20 s, using tcg"
-        },
-        verdict_file.display()
-    );
     let _ = fs::write(&verdict_file, accel.name());
-    accel
+    (accel, cached(accel))
 }

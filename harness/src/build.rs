@@ -41,7 +41,53 @@ pub fn kernel(
             "--kunitconfig={}",
             layout.kconfig(profile).display()
         ));
-    cmd::run_logged(kunit, log, Some(Duration::from_secs(80 * 60)))
+    let dir = layout.build_dir(profile);
+    let count_file = dir.join(".wb-object-count");
+    let expected: Option<usize> = std::fs::read_to_string(&count_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let start = std::time::SystemTime::now();
+    let status = || {
+        let (present, fresh) = count_objects(&dir, start);
+        let of = expected.map_or(String::new(), |e| format!("/{e}"));
+        Some(format!(
+            "build-{}: {present}{of} objects, {fresh} rebuilt",
+            profile.name()
+        ))
+    };
+    let outcome = cmd::run_with_progress(kunit, log, Some(Duration::from_secs(80 * 60)), &status)?;
+    if outcome.success {
+        let (present, _) = count_objects(&dir, start);
+        let _ = std::fs::write(&count_file, present.to_string());
+    }
+    Ok(outcome)
+}
+
+/// Counts the object files under `dir`: all of them, and those written since `since`.
+fn count_objects(dir: &Path, since: std::time::SystemTime) -> (usize, usize) {
+    let (mut present, mut fresh) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            let path = entry.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "o") {
+                present += 1;
+                let modified = entry.metadata().and_then(|m| m.modified());
+                if modified.is_ok_and(|t| t >= since) {
+                    fresh += 1;
+                }
+            }
+        }
+    }
+    (present, fresh)
 }
 
 /// Builds the out-of-tree module at `module_dir` (repository-relative) against the kernel of

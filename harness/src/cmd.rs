@@ -32,11 +32,58 @@ pub fn describe(cmd: &Command) -> String {
 /// Runs `cmd`, capturing its output and copying it line by line to `log`.
 ///
 /// With a `limit`, the command (and its process group) is killed once the limit is reached.
-pub fn run_logged(
+pub fn run_logged(cmd: Command, log: &Path, limit: Option<Duration>) -> Result<Outcome, String> {
+    run_with_progress(cmd, log, limit, &|| None)
+}
+
+/// Shows how a long command is getting on: on a terminal, one line rewritten in place at most
+/// every two seconds; otherwise (a CI log) a new line every thirty seconds.
+struct ProgressLine<'a> {
+    status: &'a dyn Fn() -> Option<String>,
+    tty: bool,
+    start: Instant,
+    last: Instant,
+    shown: bool,
+}
+
+impl ProgressLine<'_> {
+    fn tick(&mut self) {
+        let every = Duration::from_secs(if self.tty { 2 } else { 30 });
+        if self.last.elapsed() < every {
+            return;
+        }
+        self.last = Instant::now();
+        let Some(status) = (self.status)() else {
+            return;
+        };
+        let elapsed = self.start.elapsed().as_secs();
+        let line = format!("  {status}, {}m{:02}s", elapsed / 60, elapsed % 60);
+        let mut out = std::io::stdout();
+        if self.tty {
+            let _ = write!(out, "\r{line}\x1b[K");
+        } else {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = out.flush();
+        self.shown = true;
+    }
+
+    fn finish(&mut self) {
+        if self.tty && self.shown {
+            let _ = write!(std::io::stdout(), "\r\x1b[K");
+            let _ = std::io::stdout().flush();
+        }
+    }
+}
+
+/// [`run_logged`], printing what `status` says about the command while it runs.
+pub fn run_with_progress(
     mut cmd: Command,
     log: &Path,
     limit: Option<Duration>,
+    status: &dyn Fn() -> Option<String>,
 ) -> Result<Outcome, String> {
+    use std::io::IsTerminal;
     use std::os::unix::process::CommandExt;
 
     let mut log_file =
@@ -78,6 +125,13 @@ pub fn run_logged(
     drop(tx);
 
     let start = Instant::now();
+    let mut progress = ProgressLine {
+        status,
+        tty: std::io::stdout().is_terminal(),
+        start,
+        last: start,
+        shown: false,
+    };
     let mut output = String::new();
     let mut timed_out = false;
     loop {
@@ -91,6 +145,7 @@ pub fn run_logged(
             },
             None => Duration::from_secs(3600),
         };
+        progress.tick();
         match rx.recv_timeout(wait.min(Duration::from_millis(500))) {
             Ok(line) => {
                 let _ = log_file.write_all(line.as_bytes());
@@ -100,6 +155,7 @@ pub fn run_logged(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    progress.finish();
     if timed_out {
         // The child leads its own process group: take QEMU or make's children down with it.
         let _ = Command::new("kill")
