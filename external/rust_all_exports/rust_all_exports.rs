@@ -13,7 +13,7 @@
 
 use core::hint::black_box;
 use kernel::{
-    bitmap::{self, BitmapMut, BitmapRef, OwnedBitmap},
+    bitmap::{self, Bitmap, BitmapVec},
     c_str,
     id_pool::{self, Grow, IdPool, PoolResizer, ReallocRequest, Shrink, UnusedId},
     miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
@@ -45,53 +45,49 @@ fn keep<T>(f: T) {
 fn bitmaps() {
     keep(bitmap::bits_to_longs as fn(_) -> _);
 
-    keep(BitmapRef::from_raw as unsafe fn(_, _) -> _);
-    keep(BitmapRef::len as fn(_) -> _);
-    keep(BitmapRef::is_zero as fn(_) -> _);
-    keep(BitmapRef::as_ptr as fn(_) -> _);
-    keep(BitmapRef::test_bit as fn(_, _) -> _);
-    keep(BitmapRef::word as fn(_, _) -> _);
-    keep(BitmapRef::next_set_bit as fn(_, _) -> _);
-    keep(BitmapRef::next_zero_bit as fn(_, _) -> _);
-    keep(BitmapRef::first_set_bit as fn(_) -> _);
-    keep(BitmapRef::first_zero_bit as fn(_) -> _);
-    keep(BitmapRef::last_set_bit as fn(_) -> _);
-    keep(BitmapRef::weight as fn(_) -> _);
-    keep(BitmapRef::iter_set_bits as fn(_) -> _);
-    keep(BitmapRef::iter_zero_bits as fn(_) -> _);
-    keep(BitmapRef::set_bit_atomic as fn(_, _) -> _);
-    keep(BitmapRef::clear_bit_atomic as fn(_, _) -> _);
-    keep(BitmapRef::test_and_set_bit_atomic as fn(_, _) -> _);
-    keep(BitmapRef::test_and_clear_bit_atomic as fn(_, _) -> _);
+    keep(Bitmap::from_raw as unsafe fn(_, _) -> _);
+    keep(Bitmap::from_raw_mut as unsafe fn(_, _) -> _);
+    keep(Bitmap::len as fn(_) -> _);
+    keep(Bitmap::is_zero as fn(_) -> _);
+    keep(Bitmap::as_ptr as fn(_) -> _);
+    keep(Bitmap::test_bit as fn(_, _) -> _);
+    keep(Bitmap::word as fn(_, _) -> _);
+    keep(Bitmap::next_bit as fn(_, _) -> _);
+    keep(Bitmap::next_zero_bit as fn(_, _) -> _);
+    keep(Bitmap::first_bit as fn(_) -> _);
+    keep(Bitmap::first_zero_bit as fn(_) -> _);
+    keep(Bitmap::last_bit as fn(_) -> _);
+    keep(Bitmap::weight as fn(_) -> _);
+    keep(Bitmap::iter_set_bits as fn(_) -> _);
+    keep(Bitmap::iter_zero_bits as fn(_) -> _);
+    keep(Bitmap::set_bit_atomic as fn(_, _) -> _);
+    keep(Bitmap::clear_bit_atomic as fn(_, _) -> _);
+    keep(Bitmap::test_and_set_bit_atomic as fn(_, _) -> _);
+    keep(Bitmap::test_and_clear_bit_atomic as fn(_, _) -> _);
 
-    keep(BitmapMut::from_raw as unsafe fn(_, _) -> _);
-    keep(BitmapMut::view as fn(_) -> _);
-    keep(BitmapMut::reborrow as fn(_) -> _);
-    keep(BitmapMut::as_mut_ptr as fn(_) -> _);
-    keep(BitmapMut::len as fn(_) -> _);
-    keep(BitmapMut::set_bit as fn(_, _) -> _);
-    keep(BitmapMut::clear_bit as fn(_, _) -> _);
-    keep(BitmapMut::assign_bit as fn(_, _, _) -> _);
-    keep(BitmapMut::assign_bit_in_word as fn(_, _, _) -> _);
-    keep(BitmapMut::set_range as fn(_, _) -> _);
-    keep(BitmapMut::clear_range as fn(_, _) -> _);
-    keep(BitmapMut::fill as fn(_));
-    keep(BitmapMut::zero as fn(_));
-    keep(BitmapMut::complement as fn(_));
-    keep(BitmapMut::copy_and_extend as fn(_, _));
-    keep(BitmapMut::and as fn(_, _) -> _);
-    keep(BitmapMut::or as fn(_, _) -> _);
-    keep(BitmapMut::xor as fn(_, _) -> _);
-    keep(BitmapMut::andnot as fn(_, _) -> _);
+    keep(Bitmap::as_mut_ptr as fn(_) -> _);
+    keep(Bitmap::set_bit as fn(_, _) -> _);
+    keep(Bitmap::clear_bit as fn(_, _) -> _);
+    keep(Bitmap::assign_bit as fn(_, _, _) -> _);
+    keep(Bitmap::assign_bit_in_word as fn(_, _, _) -> _);
+    keep(Bitmap::set_range as fn(_, _) -> _);
+    keep(Bitmap::clear_range as fn(_, _) -> _);
+    keep(Bitmap::fill as fn(_));
+    keep(Bitmap::zero as fn(_));
+    keep(Bitmap::complement as fn(_));
+    keep(Bitmap::copy_and_extend as fn(_, _));
+    keep(Bitmap::and as fn(_, _) -> _);
+    keep(Bitmap::or as fn(_, _) -> _);
+    keep(Bitmap::xor as fn(_, _) -> _);
+    keep(Bitmap::andnot as fn(_, _) -> _);
 
-    keep(OwnedBitmap::<2>::new as fn(_, _) -> _);
-    keep(OwnedBitmap::<2>::new_inline as fn(_) -> _);
-    keep(OwnedBitmap::<2>::clone_resized as fn(_, _, _) -> _);
-    keep(OwnedBitmap::<2>::len as fn(_) -> _);
-    keep(OwnedBitmap::<2>::is_inline as fn(_) -> _);
-    keep(OwnedBitmap::<2>::view as fn(_) -> _);
-    keep(OwnedBitmap::<2>::view_mut as fn(_) -> _);
-    keep(core::ptr::drop_in_place::<OwnedBitmap<2>> as unsafe fn(_));
+    keep(BitmapVec::<2>::new as fn(_, _) -> _);
+    keep(BitmapVec::<2>::new_inline as fn(_) -> _);
+    keep(BitmapVec::<2>::clone_resized as fn(_, _, _) -> _);
+    keep(BitmapVec::<2>::is_inline as fn(_) -> _);
+    keep(<BitmapVec<2> as core::ops::Deref>::deref as fn(_) -> _);
+    keep(<BitmapVec<2> as core::ops::DerefMut>::deref_mut as fn(_) -> _);
+    keep(core::ptr::drop_in_place::<BitmapVec<2>> as unsafe fn(_));
 }
 
 fn id_pools() {
@@ -289,9 +285,9 @@ impl kernel::Module for AllExports {
         let mut ids = IdPool::<1>::new();
         let id = ids.find_unused_id(1).ok_or(ENOSPC)?.acquire();
         ids.release_id(id)?;
-        let mut bits = OwnedBitmap::<1>::new(100, GFP_KERNEL)?;
-        bits.view_mut().set_bit(42)?;
-        if bits.view().next_set_bit(0) != Some(42) {
+        let mut bits = BitmapVec::<1>::new(100, GFP_KERNEL)?;
+        bits.set_bit(42)?;
+        if bits.next_bit(0) != Some(42) {
             return Err(EINVAL);
         }
         let mut page = Page::alloc_page(GFP_KERNEL)?;

@@ -132,7 +132,7 @@
 
 use crate::{
     alloc::{AllocError, Flags},
-    bitmap::{bits_to_longs, warn_on_once, BitmapMut, BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    bitmap::{bits_to_longs, warn_on_once, Bitmap, BitmapVec, BITS_PER_LONG},
     error::{
         code::{EINVAL, ENOMEM, ENOSPC},
         Result,
@@ -246,13 +246,13 @@ impl Layout {
     }
 }
 
-/// Read access to the levels of a pool: views of its two bitmaps and its layout.
+/// Read access to the levels of a pool: its two bitmaps and its layout.
 ///
-/// The views are taken once per operation, so that each word access is a plain load.
+/// It is made once per operation, so that the storage of each bitmap is looked up once.
 #[derive(Clone, Copy)]
 struct Levels<'a> {
-    ids: BitmapRef<'a>,
-    summary: BitmapRef<'a>,
+    ids: &'a Bitmap,
+    summary: &'a Bitmap,
     layout: Layout,
 }
 
@@ -277,10 +277,10 @@ impl Levels<'_> {
     }
 }
 
-/// Write access to the levels of a pool: exclusive views of its two bitmaps and its layout.
+/// Write access to the levels of a pool: its two bitmaps, borrowed exclusively, and its layout.
 struct LevelsMut<'a> {
-    ids: BitmapMut<'a>,
-    summary: BitmapMut<'a>,
+    ids: &'a mut Bitmap,
+    summary: &'a mut Bitmap,
     layout: Layout,
 }
 
@@ -338,18 +338,18 @@ impl LevelsMut<'_> {
 ///
 /// The bitmaps of a pool at its initial capacity always fit, so [`IdPool::with_max`] needs no
 /// allocation and cannot fail.
-fn new_inline<const INLINE_WORDS: usize>(nbits: usize) -> OwnedBitmap<INLINE_WORDS> {
-    let nbits = min(nbits, OwnedBitmap::<INLINE_WORDS>::INLINE_BITS);
+fn new_inline<const INLINE_WORDS: usize>(nbits: usize) -> BitmapVec<INLINE_WORDS> {
+    let nbits = min(nbits, BitmapVec::<INLINE_WORDS>::INLINE_BITS);
     // `new_inline` returns `None` only for lengths past `INLINE_BITS`, so the default (an empty
     // inline bitmap) is never used.
-    let map = OwnedBitmap::new_inline(nbits);
+    let map = BitmapVec::new_inline(nbits);
     warn_on_once!(map.is_none());
     map.unwrap_or_default()
 }
 
 /// Returns the number of set bits of `map` from bit `start` to bit `end` excluded, which is at
 /// most the length of `map`.
-fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
+fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
     let mut count = 0;
     let mut pos = start;
     while pos < end {
@@ -419,10 +419,10 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///
 /// ```
 /// use core::mem::size_of;
-/// use kernel::bitmap::OwnedBitmap;
+/// use kernel::bitmap::BitmapVec;
 /// use kernel::id_pool::IdPool;
 ///
-/// let bitmaps = 2 * size_of::<OwnedBitmap<1>>();
+/// let bitmaps = 2 * size_of::<BitmapVec<1>>();
 /// assert!(size_of::<IdPool<1>>() <= bitmaps + 8 * size_of::<usize>());
 /// ```
 ///
@@ -816,7 +816,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///
 /// ```
 /// use core::sync::atomic::{AtomicUsize, Ordering};
-/// use kernel::bitmap::OwnedBitmap;
+/// use kernel::bitmap::BitmapVec;
 /// use kernel::id_pool::{alloc_id_locked, release_id_locked, IdPool};
 /// use kernel::sync::{new_condvar, new_mutex, new_spinlock, Arc, CondVar, Mutex, SpinLock};
 /// use kernel::workqueue;
@@ -831,7 +831,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///     #[pin]
 ///     pool: SpinLock<IdPool>,
 ///     // The ids held by the threads, to check that none is handed out twice.
-///     held: OwnedBitmap,
+///     held: BitmapVec,
 ///     // Grows and shrinks that a thread found stale at commit time.
 ///     stale: AtomicUsize,
 ///     failed: AtomicUsize,
@@ -904,13 +904,13 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///             } else {
 ///                 alloc_id_locked(&mut shared.pool.lock(), |pool| pool, start, GFP_KERNEL)?
 ///             };
-///             if id < start || shared.held.view().test_and_set_bit_atomic(id)? {
+///             if id < start || shared.held.test_and_set_bit_atomic(id)? {
 ///                 return Err(EINVAL);
 ///             }
 ///             mine.push(id, GFP_KERNEL)?;
 ///         }
 ///         for &id in mine.iter() {
-///             if !shared.held.view().test_and_clear_bit_atomic(id)? {
+///             if !shared.held.test_and_clear_bit_atomic(id)? {
 ///                 return Err(EINVAL);
 ///             }
 ///             if by_hand {
@@ -925,7 +925,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///
 /// // Runs the threads on a new pool; returns the number of stale commits.
 /// fn race() -> Result<usize> {
-///     let held_ids = OwnedBitmap::new(MAX, GFP_KERNEL)?;
+///     let held_ids = BitmapVec::new(MAX, GFP_KERNEL)?;
 ///     let shared = Arc::pin_init(
 ///         pin_init!(Shared {
 ///             pool <- new_spinlock!(IdPool::with_max(MAX)),
@@ -959,7 +959,7 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 ///     drop(done);
 ///     assert_eq!(started, THREADS);
 ///     assert_eq!(shared.failed.load(Ordering::Relaxed), 0);
-///     assert_eq!(shared.held.view().weight(), 0);
+///     assert_eq!(shared.held.weight(), 0);
 ///     let pool = shared.pool.lock();
 ///     assert_eq!(pool.used(), 0);
 ///     assert_eq!(pool.capacity(), IdPool::<1>::INLINE_CAPACITY);
@@ -983,8 +983,8 @@ fn count_range(map: BitmapRef<'_>, start: usize, end: usize) -> usize {
 /// # Ok::<(), Error>(())
 /// ```
 pub struct IdPool<const INLINE_WORDS: usize = 1> {
-    ids: OwnedBitmap<INLINE_WORDS>,
-    summary: OwnedBitmap<INLINE_WORDS>,
+    ids: BitmapVec<INLINE_WORDS>,
+    summary: BitmapVec<INLINE_WORDS>,
     capacity: usize,
     max: usize,
     used: usize,
@@ -1083,9 +1083,9 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // level has at most half as many words as the level below it, so there are fewer
         // summary words than words of ids: nothing was clamped. With no id in use, only the bits
         // past the end of each level must be set.
-        let mut ids = pool.ids.view_mut();
+        let ids = &mut pool.ids;
         warn_on_once!(ids.set_range(layout.capacity..layout.ids_bits()).is_err());
-        let mut summary = pool.summary.view_mut();
+        let summary = &mut pool.summary;
         for level in 1..=layout.depth {
             let start = layout.start(level) * BITS_PER_LONG;
             let end = start + layout.words(level) * BITS_PER_LONG;
@@ -1180,22 +1180,22 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         self.ids.is_inline() && self.summary.is_inline()
     }
 
-    /// Returns read access to the levels, through views taken once for a whole operation.
+    /// Returns read access to the levels, for a whole operation.
     #[inline]
     fn levels(&self) -> Levels<'_> {
         Levels {
-            ids: self.ids.view(),
-            summary: self.summary.view(),
+            ids: &self.ids,
+            summary: &self.summary,
             layout: Layout::new(self.capacity),
         }
     }
 
-    /// Returns write access to the levels, through views taken once for a whole operation.
+    /// Returns write access to the levels, for a whole operation.
     #[inline]
     fn levels_mut(&mut self) -> LevelsMut<'_> {
         LevelsMut {
-            ids: self.ids.view_mut(),
-            summary: self.summary.view_mut(),
+            ids: &mut self.ids,
+            summary: &mut self.summary,
             layout: Layout::new(self.capacity),
         }
     }
@@ -1210,7 +1210,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             return None;
         }
         // Callers pass the reopened word, which is below the number of words of ids.
-        let Some(word) = self.ids.view().word(index) else {
+        let Some(word) = self.ids.word(index) else {
             warn_on_once!(true);
             return None;
         };
@@ -1599,16 +1599,16 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     fn install<K>(&mut self, resizer: &mut PoolResizer<K, INLINE_WORDS>) {
         let old = Layout::new(self.capacity);
         let new = Layout::new(resizer.request.new);
-        let mut ids = resizer.ids.view_mut();
-        ids.copy_and_extend(self.ids.view());
+        let ids = &mut resizer.ids;
+        ids.copy_and_extend(&self.ids);
         let len = ids.len();
         // Clear the bits past the old capacity, then set those past the new one. The ranges are
         // inside the bitmap.
         let cleared = ids.clear_range(min(min(old.capacity, new.capacity), len)..len);
         let set = ids.set_range(min(new.capacity, len)..len);
         warn_on_once!(cleared.is_err() || set.is_err());
-        let ids = resizer.ids.view();
-        let mut summary = resizer.summary.view_mut();
+        let ids = &resizer.ids;
+        let summary = &mut resizer.summary;
         summary.zero();
         for level in 1..=new.depth {
             let base = new.start(level) * BITS_PER_LONG;
@@ -1618,7 +1618,7 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
                 let word = if level == 1 {
                     ids.word(index)
                 } else {
-                    summary.view().word(below_start + index)
+                    summary.word(below_start + index)
                 };
                 // The bits are inside the summary bitmap of the layout.
                 if word == Some(usize::MAX) {
@@ -1776,8 +1776,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     pub fn is_consistent(&self) -> bool {
         let capacity = self.capacity;
         let layout = Layout::new(capacity);
-        let ids = self.ids.view();
-        let summary = self.summary.view();
+        let ids = &self.ids;
+        let summary = &self.summary;
         if capacity < self.floor()
             || capacity > self.max
             || self.max > MAX_CAPACITY
@@ -2055,8 +2055,8 @@ impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
     /// ```
     pub fn realloc(self, flags: Flags) -> Result<PoolResizer<K, INLINE_WORDS>, AllocError> {
         let layout = Layout::new(self.new);
-        let ids = OwnedBitmap::new(layout.ids_bits(), flags)?;
-        let summary = OwnedBitmap::new(layout.summary_bits(), flags)?;
+        let ids = BitmapVec::new(layout.ids_bits(), flags)?;
+        let summary = BitmapVec::new(layout.summary_bits(), flags)?;
         // INVARIANT: The bitmaps have the sizes given by the layout of the new capacity.
         Ok(PoolResizer {
             request: self,
@@ -2100,8 +2100,8 @@ impl<K, const INLINE_WORDS: usize> ReallocRequest<K, INLINE_WORDS> {
 /// ```
 pub struct PoolResizer<K, const INLINE_WORDS: usize = 1> {
     request: ReallocRequest<K, INLINE_WORDS>,
-    ids: OwnedBitmap<INLINE_WORDS>,
-    summary: OwnedBitmap<INLINE_WORDS>,
+    ids: BitmapVec<INLINE_WORDS>,
+    summary: BitmapVec<INLINE_WORDS>,
     spent: bool,
 }
 

@@ -67,7 +67,7 @@
 //! ## `suite=find_bit`: searching a bitmap
 //!
 //! Times full walks of a bitmap of `n` = 2^20 bits, one search per found bit, with the searches
-//! of [`kernel::bitmap::BitmapRef`] and with C's `find_next_bit()` and `find_next_zero_bit()`, as
+//! of [`kernel::bitmap::Bitmap`] and with C's `find_next_bit()` and `find_next_zero_bit()`, as
 //! `lib/find_bit_benchmark.c` does. `ns_per_op` is the time of a walk divided by the number of
 //! bits found.
 //!
@@ -96,7 +96,7 @@ use core::{
 };
 use kernel::{
     bindings,
-    bitmap::{BitmapRef, OwnedBitmap, BITS_PER_LONG},
+    bitmap::{Bitmap, BitmapVec, BITS_PER_LONG},
     c_str,
     error::to_result,
     ffi::{c_uint, c_ulong},
@@ -370,7 +370,7 @@ impl Drop for Ida {
 }
 
 /// A flat bitmap searched from the start, as `drivers/android/dbitmap.h` does.
-struct FlatScan(OwnedBitmap);
+struct FlatScan(BitmapVec);
 
 impl IdAllocator for FlatScan {
     const NAME: &'static str = "flat_scan";
@@ -385,12 +385,12 @@ impl IdAllocator for FlatScan {
 
     fn new() -> Result<Self> {
         // `NBITS_MIN` of `dbitmap.h`.
-        Ok(Self(OwnedBitmap::new(BITS_PER_LONG, GFP_KERNEL)?))
+        Ok(Self(BitmapVec::new(BITS_PER_LONG, GFP_KERNEL)?))
     }
 
     fn acquire(&mut self, start: usize) -> Result<usize> {
         loop {
-            let map = self.0.view();
+            let map = &*self.0;
             let nbits = map.len();
             // SAFETY: `map.as_ptr()` points to the `bits_to_longs(nbits)` words of the bitmap,
             // valid while `map` borrows it, which C only reads.
@@ -408,7 +408,7 @@ impl IdAllocator for FlatScan {
     }
 
     fn release(&mut self, id: usize) -> Result {
-        self.0.view().clear_bit_atomic(id)
+        self.0.clear_bit_atomic(id)
     }
 }
 
@@ -659,7 +659,7 @@ fn bench_id_alloc() -> Result {
 }
 
 /// Walks `map` with the Rust searches, for the set bits or the zero bits; returns the count.
-fn walk_rust(map: BitmapRef<'_>, zeros: bool) -> usize {
+fn walk_rust(map: &Bitmap, zeros: bool) -> usize {
     let mut found = 0;
     let mut pos = 0;
     if zeros {
@@ -668,7 +668,7 @@ fn walk_rust(map: BitmapRef<'_>, zeros: bool) -> usize {
             pos = bit + 1;
         }
     } else {
-        while let Some(bit) = map.next_set_bit(pos) {
+        while let Some(bit) = map.next_bit(pos) {
             found += 1;
             pos = bit + 1;
         }
@@ -677,7 +677,7 @@ fn walk_rust(map: BitmapRef<'_>, zeros: bool) -> usize {
 }
 
 /// Walks `map` with the C searches, for the set bits or the zero bits; returns the count.
-fn walk_c(map: BitmapRef<'_>, zeros: bool) -> usize {
+fn walk_c(map: &Bitmap, zeros: bool) -> usize {
     let addr = map.as_ptr();
     let nbits = map.len();
     let size = nbits as c_ulong;
@@ -710,7 +710,7 @@ fn walk_c(map: BitmapRef<'_>, zeros: bool) -> usize {
 }
 
 /// Times the walks of `map` in Rust and in C, and prints the fastest of each.
-fn bench_walks(pattern: &str, map: BitmapRef<'_>, zeros: bool) -> Result {
+fn bench_walks(pattern: &str, map: &Bitmap, zeros: bool) -> Result {
     let (rust_name, c_name) = if zeros {
         ("rust_next_zero", "c_find_next_zero_bit")
     } else {
@@ -754,8 +754,8 @@ fn bench_walks(pattern: &str, map: BitmapRef<'_>, zeros: bool) -> Result {
 fn bench_find_bit() -> Result {
     let mut rng = XorShift(FIND_SEED);
 
-    let mut random: OwnedBitmap = OwnedBitmap::new(FIND_BITS, GFP_KERNEL)?;
-    let mut bits = random.view_mut();
+    let mut random: BitmapVec = BitmapVec::new(FIND_BITS, GFP_KERNEL)?;
+    let bits = &mut *random;
     let mut word = 0;
     for bit in 0..FIND_BITS {
         if bit % 64 == 0 {
@@ -766,18 +766,18 @@ fn bench_find_bit() -> Result {
         }
     }
 
-    let mut sparse: OwnedBitmap = OwnedBitmap::new(FIND_BITS, GFP_KERNEL)?;
-    let mut bits = sparse.view_mut();
+    let mut sparse: BitmapVec = BitmapVec::new(FIND_BITS, GFP_KERNEL)?;
+    let bits = &mut *sparse;
     for block in (0..FIND_BITS).step_by(SPARSE_GAP) {
         bits.set_bit(block + rng.below(SPARSE_GAP))?;
     }
     let mut dense = sparse.clone_resized(FIND_BITS, GFP_KERNEL)?;
-    dense.view_mut().complement();
+    dense.complement();
 
-    bench_walks("random", random.view(), false)?;
-    bench_walks("random", random.view(), true)?;
-    bench_walks("sparse", sparse.view(), false)?;
-    bench_walks("sparse", dense.view(), true)?;
+    bench_walks("random", &random, false)?;
+    bench_walks("random", &random, true)?;
+    bench_walks("sparse", &sparse, false)?;
+    bench_walks("sparse", &dense, true)?;
     Ok(())
 }
 
