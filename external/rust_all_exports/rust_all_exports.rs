@@ -93,11 +93,13 @@ fn bitmaps() {
 fn id_pools() {
     keep(IdPool::<1>::new as fn() -> _);
     keep(IdPool::<1>::with_max as fn(_) -> _);
+    keep(IdPool::<1>::with_capacity as fn(_, _) -> _);
     keep(IdPool::<1>::capacity as fn(_) -> _);
     keep(IdPool::<1>::max_capacity as fn(_) -> _);
     keep(IdPool::<1>::used as fn(_) -> _);
     keep(IdPool::<1>::is_inline as fn(_) -> _);
     keep(IdPool::<1>::find_unused_id as fn(_, _) -> _);
+    keep(IdPool::<1>::acquire_next_id as fn(_, _) -> _);
     keep(IdPool::<1>::release_id as fn(_, _) -> _);
     keep(IdPool::<1>::grow_request as fn(_) -> _);
     keep(IdPool::<1>::shrink_request as fn(_) -> _);

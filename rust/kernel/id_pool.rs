@@ -1095,6 +1095,40 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         pool
     }
 
+    /// Creates an empty pool whose capacity is at least `num_ids`, and whose maximum capacity is
+    /// [`MAX_CAPACITY`].
+    ///
+    /// The capacity is `num_ids` rounded up to a multiple of [`BITS_PER_LONG`], but at least the
+    /// inline capacity and at most [`MAX_CAPACITY`]; it takes one allocation with `flags` if it
+    /// is larger than the inline capacity. The pool shrinks as any other when ids are released
+    /// (see [`shrink_request`](IdPool::shrink_request)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::with_capacity(1000, GFP_KERNEL)?;
+    /// assert_eq!(pool.capacity(), 1024);
+    /// assert_eq!(pool.acquire_next_id(900), Some(900));
+    /// assert_eq!(IdPool::<1>::with_capacity(10, GFP_KERNEL)?.capacity(), 64);
+    /// # assert!(pool.is_consistent());
+    /// # let pool = IdPool::<2>::with_capacity(129, GFP_KERNEL)?;
+    /// # assert_eq!((pool.capacity(), pool.max_capacity()), (192, kernel::id_pool::MAX_CAPACITY));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn with_capacity(num_ids: usize, flags: Flags) -> Result<Self, AllocError> {
+        let mut pool = Self::new();
+        let target = min(num_ids, MAX_CAPACITY).div_ceil(BITS_PER_LONG) * BITS_PER_LONG;
+        if target > pool.capacity {
+            let request = ReallocRequest::<Grow, INLINE_WORDS>::new(pool.capacity, target);
+            let mut resizer = request.realloc(flags)?;
+            // Applies: the new capacity is larger, and not past the maximum.
+            pool.grow(&mut resizer);
+        }
+        Ok(pool)
+    }
+
     /// Returns the number of ids the pool can hold now: ids are below it.
     ///
     /// # Examples
@@ -1387,6 +1421,28 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             .min()?;
         // INVARIANT: Both searches return unused ids below the capacity.
         Some(UnusedId { pool: self, id })
+    }
+
+    /// Acquires the lowest unused id at or after `offset`, and returns it.
+    ///
+    /// This is [`find_unused_id`](IdPool::find_unused_id) then [`UnusedId::acquire`], for callers
+    /// that have nothing to do in between. Returns [`None`] if every id from `offset` up to the
+    /// capacity is in use: the caller may then grow the pool and try again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use kernel::id_pool::IdPool;
+    ///
+    /// let mut pool = IdPool::<1>::new();
+    /// assert_eq!(pool.acquire_next_id(62), Some(62));
+    /// assert_eq!(pool.acquire_next_id(62), Some(63));
+    /// assert_eq!(pool.acquire_next_id(62), None);
+    /// assert_eq!(pool.used(), 2);
+    /// ```
+    #[inline]
+    pub fn acquire_next_id(&mut self, offset: usize) -> Option<usize> {
+        self.find_unused_id(offset).map(UnusedId::acquire)
     }
 
     /// Marks id `id` as unused.
