@@ -463,6 +463,7 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 /// use core::cmp::{max, min};
 /// use kernel::bitmap::BITS_PER_LONG as W;
 /// use kernel::id_pool::{Grow, IdPool, PoolResizer, ReallocRequest, Shrink};
+/// use kernel::time::Ktime;
 ///
 /// struct XorShift(u64);
 ///
@@ -798,8 +799,10 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 /// }
 ///
 /// // Three levels, and maximum capacities that are not multiples of the word size.
+/// let begin = Ktime::ktime_get();
 /// let [deep, stale, largest] = check::<1>((1 << 19) - 37, 1, 3000)?;
-/// pr_info!("id_pool: {} searches up to level 3, {} stale commits\n", deep, stale);
+/// let ms = (Ktime::ktime_get() - begin).to_ms();
+/// pr_info!("id_pool: {deep} searches up to level 3, {stale} stale commits, {ms} ms\n");
 /// assert!(largest > W * W * W && deep > 0 && stale > 0);
 /// let [_, stale, largest] = check::<2>(70_001, 2, 2000)?;
 /// assert!(largest > W * W && stale > 0);
