@@ -185,11 +185,8 @@ fn mms() {
     keep(MmapWriteGuard::mm as fn(_) -> _);
     keep(core::ptr::drop_in_place::<MmapWriteGuard<'_>> as unsafe fn(_));
     keep(<mm::VmaIter<'_> as Iterator>::next as fn(_) -> _);
-    #[cfg(CONFIG_PER_VMA_LOCK)]
-    {
-        keep(MmWithUser::lock_vma_under_rcu as fn(_, _) -> _);
-        keep(core::ptr::drop_in_place::<mm::VmaReadGuard<'_>> as unsafe fn(_));
-    }
+    keep(MmWithUser::lock_vma_under_rcu as fn(_, _) -> _);
+    keep(core::ptr::drop_in_place::<mm::VmaReadGuard<'_>> as unsafe fn(_));
 
     keep(VmaRef::from_raw as unsafe fn(_) -> _);
     keep(VmaRef::as_ptr as fn(_) -> _);

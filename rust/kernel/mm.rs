@@ -37,9 +37,7 @@ pub mod mmput_async;
 pub mod virt;
 pub mod vma_iter;
 
-#[cfg(CONFIG_PER_VMA_LOCK)]
-pub use lock::VmaReadGuard;
-pub use lock::{MmapReadGuard, MmapWriteGuard};
+pub use lock::{MmapReadGuard, MmapWriteGuard, VmaReadGuard};
 #[cfg(CONFIG_MMU)]
 pub use mmput_async::MmWithUserAsync;
 pub use vma_iter::VmaIter;

@@ -8,7 +8,7 @@
 //!   pages can be inserted into or zapped from them; the VMA tree cannot change.
 //! - [`MmapWriteGuard`]: the mmap lock held for writing. Everything the read lock allows, and
 //!   nobody else can look at the VMAs.
-//! - `VmaReadGuard` (with `CONFIG_PER_VMA_LOCK`): the read lock of a single VMA, taken without
+//! - [`VmaReadGuard`]: the read lock of a single VMA (`CONFIG_PER_VMA_LOCK`), taken without
 //!   the mmap lock. Only that VMA can be used.
 //!
 //! All guards release their lock when dropped and are not [`Send`]: the locks must be released
@@ -350,10 +350,8 @@ impl Drop for MmapWriteGuard<'_> {
     }
 }
 
-#[cfg(CONFIG_PER_VMA_LOCK)]
 pub use per_vma::VmaReadGuard;
 
-#[cfg(CONFIG_PER_VMA_LOCK)]
 mod per_vma {
     use super::super::{virt::VmaRef, MmWithUser};
     use crate::bindings;
@@ -369,6 +367,9 @@ mod per_vma {
         /// VMA does not matter: an anonymous VMA that was never written to (and so has no
         /// `anon_vma` yet) is locked like any other.
         ///
+        /// Without `CONFIG_PER_VMA_LOCK` (no SMP, or an architecture without per-VMA locks),
+        /// this always returns `None`, so that callers need no `cfg` of their own.
+        ///
         /// # Examples
         ///
         /// ```
@@ -379,11 +380,14 @@ mod per_vma {
         /// // The memory was never touched: the VMA has no `anon_vma`, and can be locked anyway.
         /// with_current_mm(|mm| {
         ///     let mm = mm.unwrap();
-        ///     let vma = mm.lock_vma_under_rcu(addr).expect("an untouched anonymous VMA");
-        ///     assert_eq!(vma.start(), addr);
-        ///     // SAFETY: The VMA's read lock is held.
-        ///     assert!(unsafe { (*vma.as_ptr()).anon_vma }.is_null());
-        ///     drop(vma);
+        ///     if cfg!(CONFIG_PER_VMA_LOCK) {
+        ///         let vma = mm.lock_vma_under_rcu(addr).expect("an untouched anonymous VMA");
+        ///         assert_eq!(vma.start(), addr);
+        ///         // SAFETY: The VMA's read lock is held.
+        ///         assert!(unsafe { (*vma.as_ptr()).anon_vma }.is_null());
+        ///     } else {
+        ///         assert!(mm.lock_vma_under_rcu(addr).is_none());
+        ///     }
         ///     assert!(mm.lock_vma_under_rcu(0).is_none());
         /// });
         /// # Ok::<(), Error>(())
@@ -391,21 +395,30 @@ mod per_vma {
         // Not `#[inline]`: `lock_vma_under_rcu()` is not exported to modules, so the call must
         // stay in the kernel crate, which is built into vmlinux.
         pub fn lock_vma_under_rcu(&self, addr: usize) -> Option<VmaReadGuard<'_>> {
-            // SAFETY: By the type invariant, the mm is valid.
-            let vma = unsafe { bindings::lock_vma_under_rcu(self.as_raw(), addr) };
-            // INVARIANT: A non-NULL result is a VMA of this mm whose read lock we now hold.
-            NonNull::new(vma).map(|vma| VmaReadGuard {
-                vma,
-                _mm: PhantomData,
-                _not_send: PhantomData,
-            })
+            #[cfg(CONFIG_PER_VMA_LOCK)]
+            {
+                // SAFETY: By the type invariant, the mm is valid.
+                let vma = unsafe { bindings::lock_vma_under_rcu(self.as_raw(), addr) };
+                // INVARIANT: A non-NULL result is a VMA of this mm whose read lock we now hold.
+                NonNull::new(vma).map(|vma| VmaReadGuard {
+                    vma,
+                    _mm: PhantomData,
+                    _not_send: PhantomData,
+                })
+            }
+            #[cfg(not(CONFIG_PER_VMA_LOCK))]
+            {
+                // There are no per-VMA locks: callers take the mmap lock instead.
+                let _ = addr;
+                None
+            }
         }
     }
 
     /// The read lock of a single VMA (the per-VMA lock).
     ///
     /// It derefs to the locked [`VmaRef`]; the lock is released (`vma_end_read`) when the guard
-    /// is dropped.
+    /// is dropped. Without `CONFIG_PER_VMA_LOCK`, no guard is ever created.
     ///
     /// # Invariants
     ///
@@ -420,8 +433,12 @@ mod per_vma {
     /// let addr = kunit::vm_mmap(None, 2 * 4096, kunit::PROT_READ | kunit::PROT_WRITE,
     ///     kunit::MAP_PRIVATE)?;
     /// with_current_mm(|mm| {
-    ///     let vma = mm.unwrap().lock_vma_under_rcu(addr + 4096).expect("locked");
-    ///     assert_eq!(vma.end(), addr + 2 * 4096);
+    ///     let guard = mm.unwrap().lock_vma_under_rcu(addr + 4096);
+    ///     if cfg!(CONFIG_PER_VMA_LOCK) {
+    ///         assert_eq!(guard.expect("locked").end(), addr + 2 * 4096);
+    ///     } else {
+    ///         assert!(guard.is_none());
+    ///     }
     /// });
     /// # Ok::<(), Error>(())
     /// ```
