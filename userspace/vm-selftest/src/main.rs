@@ -1,9 +1,9 @@
 //! Userspace checks run by the test VM's `/init`, reported as KTAP.
 
 mod binder;
-mod fd;
-mod ktap;
 mod misc;
+
+use vmtest::{fd, ktap};
 
 fn main() {
     let suites: [&[(&str, binder::Test)]; 2] = [binder::TESTS, misc::TESTS];

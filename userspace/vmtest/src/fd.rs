@@ -28,9 +28,18 @@ pub struct Fd(libc::c_int);
 impl Fd {
     /// Opens `path` read-write.
     pub fn open(path: &str) -> Result<Fd, String> {
+        Fd::open_flags(path, libc::O_RDWR)
+    }
+
+    /// Opens `path` read-only (a module file for `finit_module`, which refuses writers).
+    pub fn open_read_only(path: &str) -> Result<Fd, String> {
+        Fd::open_flags(path, libc::O_RDONLY)
+    }
+
+    fn open_flags(path: &str, flags: libc::c_int) -> Result<Fd, String> {
         let c = CString::new(path).map_err(|e| e.to_string())?;
         // SAFETY: `c` is a valid NUL-terminated string for the duration of the call.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
         if fd < 0 {
             return Err(format!("open {path}: {}", io::Error::last_os_error()));
         }
@@ -47,6 +56,17 @@ impl Fd {
         // SAFETY: `arg` is a valid, exclusive pointer to a `T`, and every request the checks
         // use encodes at most `size_of::<T>()` as its argument size.
         let r = unsafe { libc::ioctl(self.0, request, arg as *mut T) };
+        if r < 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+
+    /// Issues `request` with a NULL argument, as a caller with a bad pointer does; returns the
+    /// errno on failure.
+    pub fn ioctl_null(&self, request: libc::c_ulong) -> Result<(), i32> {
+        // SAFETY: a NULL argument gives the kernel no memory of ours to read or write.
+        let r = unsafe { libc::ioctl(self.0, request, std::ptr::null_mut::<libc::c_void>()) };
         if r < 0 {
             return Err(errno());
         }
