@@ -299,7 +299,7 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<Path
     cargo
         .current_dir(&layout.repo)
         .args(["build", "--release", "--target", TARGET])
-        .args(["-p", "vm-selftest"])
+        .args(["-p", "vm-selftest", "-p", "binder-conformance"])
         .env(
             "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
             "-C target-feature=+crt-static",
@@ -313,7 +313,10 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<Path
         ));
     }
     let dir = layout.repo.join("target").join(TARGET).join("release");
-    Ok(vec![dir.join("vm-selftest")])
+    Ok(vec![
+        dir.join("vm-selftest"),
+        dir.join("binder-conformance"),
+    ])
 }
 
 #[cfg(test)]
