@@ -377,28 +377,27 @@ fn bench() -> Result<bool, String> {
     );
     let log = wb.log("bench.log");
     let vm = wb.boot(Profile::Bench, boot::Mode::Bench, accel, &log)?;
-    let samples = bench::parse(&vm.console);
+    let results = bench::Results::from_console(&vm.console);
     let findings = parse::console::scan(&vm.console);
     for f in &findings {
         println!("{}", kunit::describe_finding(f));
     }
-    if samples.is_empty() || vm.timed_out {
+    if results.samples.is_empty() || vm.timed_out {
         return Err(format!(
             "no benchmark results (console log: {})",
             log.display()
         ));
     }
-    let ratios = bench::ratios(&samples);
-    let table = bench::table(&samples, &ratios);
+    let table = results.table();
     print!("{table}");
+    let mut problems = results.problems();
+    if !vm.console.contains("bench: done") {
+        problems.push("a benchmark module did not finish".to_string());
+        println!("PROBLEM: a benchmark module did not finish");
+    }
     let dir = wb.layout.out().join("bench");
     fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let json = serde_json::json!({
-        "base": wb.base.describe(),
-        "accel": accel.name(),
-        "samples": samples,
-        "ratios": ratios,
-    });
+    let json = results.json(&wb.base.describe(), accel.name());
     let pretty = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     fs::write(dir.join("results.json"), pretty).map_err(|e| e.to_string())?;
     fs::write(dir.join("results.txt"), &table).map_err(|e| e.to_string())?;
@@ -407,7 +406,7 @@ fn bench() -> Result<bool, String> {
         dir.join("results.json").display(),
         log.display()
     );
-    Ok(findings.is_empty())
+    Ok(findings.is_empty() && problems.is_empty())
 }
 
 fn export_patches() -> Result<bool, String> {
