@@ -48,15 +48,8 @@
 //! - Finding an unused id goes up from the word of `start` until a level has a non-full word at
 //!   or after the position of `start`, then down to the first zero bit: `O(log64(n))` word
 //!   operations, for any pattern of ids in use.
-//! - Acquiring and releasing an id update one bit per level at most: `O(log64(n))`. When a
-//!   release makes a full word of ids non-full, the summary levels are left as they are, and the
-//!   pool remembers that one word as *reopened*: in a full pool, the next acquire usually takes
-//!   the id just released, and refills the word without touching the summary levels either.
-//!   Searches look at the reopened word besides the summary levels; the next release from
-//!   another full word updates the summary levels for the previously reopened word.
-//! - The pool remembers a run of ids in use (which may hold unused ids of the reopened word),
-//!   from the last search: a search from inside it starts at its end. So in a full pool, a
-//!   release followed by an acquire of the lowest unused id costs the same at any size.
+//! - Acquiring and releasing an id update one bit per level at most: `O(log64(n))`, and only
+//!   the bitmap of the ids unless the word of the id becomes full or stops being full.
 //! - [`IdPool::capacity`], [`IdPool::used`], [`IdPool::grow_request`] and
 //!   [`IdPool::shrink_request`] are `O(1)`: the pool counts the ids in use at or above a quarter
 //!   of its capacity.
@@ -381,17 +374,9 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 ///   the capacity.
 /// - `summary` has `layout.summary_bits()` bits and holds the summary levels of `layout`: bit `j`
 ///   of level `k >= 1` is set if and only if `j` is at or past the number of words of level
-///   `k - 1` or word `j` of level `k - 1` is full (all ones), where word `reopened` of level 0,
-///   if any, counts as full.
-/// - If `reopened` is `Some(w)`, `w` is below `layout.words(0)` and word `w` of `ids` is not
-///   full: an id of it was released since it was last full, and the summary levels were left as
-///   they were, as the next acquire is likely to fill it again.
+///   `k - 1` or word `j` of level `k - 1` is full (all ones).
 /// - `used` is the number of ids in use, and `high` the number of those at or above
 ///   `capacity / 4`.
-/// - `full_from <= lowest_free <= capacity`, and every id from `full_from` to
-///   `lowest_free` excluded is in use, except those of the reopened word. This run of ids in use
-///   is only a hint for the search (with `full_from == 0`, every id below `lowest_free` is in
-///   use, or in the reopened word); the summary levels bound the search without it.
 ///
 /// # Examples
 ///
@@ -411,11 +396,10 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 /// # Ok::<(), Error>(())
 /// ```
 ///
-/// Besides its two bitmaps, a pool takes eight words: its capacity and maximum capacity, the
-/// numbers of ids in use overall and in the upper three quarters, and the search hints (the
-/// ends of a run of ids in use, and a word index that may be absent). The layout of the levels
-/// is computed from the capacity when needed. On a 64-bit architecture, an `IdPool<1>`, which
-/// holds 64 ids without allocating memory, takes 128 bytes.
+/// Besides its two bitmaps, a pool takes four words: its capacity and maximum capacity, and the
+/// numbers of ids in use overall and in the upper three quarters. The layout of the levels is
+/// computed from the capacity when needed. On a 64-bit architecture, an `IdPool<1>`, which holds
+/// 64 ids without allocating memory, takes 96 bytes.
 ///
 /// ```
 /// use core::mem::size_of;
@@ -423,7 +407,7 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 /// use kernel::id_pool::IdPool;
 ///
 /// let bitmaps = 2 * size_of::<BitmapVec<1>>();
-/// assert!(size_of::<IdPool<1>>() <= bitmaps + 8 * size_of::<usize>());
+/// assert!(size_of::<IdPool<1>>() <= bitmaps + 4 * size_of::<usize>());
 /// ```
 ///
 /// A pool of a few levels: finding an id goes up past full words, then down.
@@ -529,10 +513,9 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 ///         }
 ///     }
 ///
-///     // Whether a search from `start` goes up to summary level 3 (unless it starts from the end
-///     // of the run of ids in use that the pool remembers): the ids from `start` to the end of its
-///     // word, then to the end of the word of level 1 after it, then to the end of the word of
-///     // level 2 after that, are in use or past the capacity.
+///     // Whether a search from `start` goes up to summary level 3: the ids from `start` to the
+///     // end of its word, then to the end of the word of level 1 after it, then to the end of the
+///     // word of level 2 after that, are in use or past the capacity.
 ///     fn climbs_to_level_3(&self, start: usize, capacity: usize) -> bool {
 ///         let end0 = (start / W + 1) * W;
 ///         let end1 = (end0 / (W * W) + 1) * (W * W);
@@ -755,9 +738,9 @@ fn count_range(map: &Bitmap, start: usize, end: usize) -> usize {
 ///     let mut t = KBox::new(test, GFP_KERNEL)?;
 ///     let cube = W * W * W;
 ///     if max_ids > cube + W {
-///         // Ids from just below the end of the first word of level 2 to just past it, then id 0
-///         // (so that the remembered run of ids in use is elsewhere): a search from inside the
-///         // first ids goes up to level 3, and down to the first unused id past them.
+///         // Ids from just below the end of the first word of level 2 to just past it, then id 0:
+///         // a search from inside the first ids goes up to level 3, and down to the first unused
+///         // id past them.
 ///         t.acquire(cube - 2 * W * W, 2 * W * W + W, false)?;
 ///         t.acquire(0, 1, false)?;
 ///         t.acquire(cube - 2 * W * W + 5, 1, false)?;
@@ -992,9 +975,6 @@ pub struct IdPool<const INLINE_WORDS: usize = 1> {
     max: usize,
     used: usize,
     high: usize,
-    full_from: usize,
-    lowest_free: usize,
-    reopened: Option<usize>,
 }
 
 impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
@@ -1078,9 +1058,6 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             max,
             used: 0,
             high: 0,
-            full_from: 0,
-            lowest_free: 0,
-            reopened: None,
         };
         // INVARIANT: There are `bits_to_longs(capacity) <= INLINE_WORDS` words of ids. A summary
         // level has at most half as many words as the level below it, so there are fewer
@@ -1237,47 +1214,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         }
     }
 
-    /// Returns the lowest unused id of word `index` of level 0 at or after `start`, if any.
-    ///
-    /// Bits past the capacity are set, so the id returned is below it.
-    fn find_in_word(&self, index: usize, start: usize) -> Option<usize> {
-        let first = index * BITS_PER_LONG;
-        let skip = start.saturating_sub(first);
-        if skip >= BITS_PER_LONG {
-            return None;
-        }
-        // Callers pass the reopened word, which is below the number of words of ids.
-        let Some(word) = self.ids.word(index) else {
-            warn_on_once!(true);
-            return None;
-        };
-        // The bits below `start` count as set.
-        let word = word | !(usize::MAX << skip);
-        (word != usize::MAX).then(|| first + word.trailing_ones() as usize)
-    }
-
-    /// Returns the lowest unused id of the reopened word at or after `start`, if any.
-    fn find_reopened(&self, start: usize) -> Option<usize> {
-        self.find_in_word(self.reopened?, start)
-    }
-
-    /// Ends the run of ids in use at the first unused id of word `index` of level 0 in it.
-    ///
-    /// This is needed before the word stops being the reopened word, whose unused ids may be in
-    /// the run.
-    fn end_run_in_word(&mut self, index: usize) {
-        if let Some(id) = self.find_in_word(index, self.full_from) {
-            // INVARIANT: The run now ends at an id at or after `full_from`, no later than before.
-            self.lowest_free = min(self.lowest_free, id);
-        }
-    }
-
-    /// Returns the lowest unused id at or after `start`, if any below the capacity, that the
-    /// summary levels lead to: one that is not in the reopened word, unless `start` is in it.
-    ///
-    /// Every id from `start` to the one returned (or to the capacity) is in use, except those of
-    /// the reopened word.
-    fn find_summarized(&self, start: usize) -> Option<usize> {
+    /// Returns the lowest unused id at or after `start`, if any below the capacity.
+    fn find_from(&self, start: usize) -> Option<usize> {
         let levels = self.levels();
         let layout = levels.layout;
         if start >= layout.capacity {
@@ -1319,34 +1257,15 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
 
     /// Marks the unused id `id`, which is below the capacity, as in use.
     fn mark_used(&mut self, id: usize) {
-        let index = id / BITS_PER_LONG;
-        let mut lowest_free = self.lowest_free;
-        let mut reopened = self.reopened;
         let mut levels = self.levels_mut();
         let old = levels.assign(0, id, true);
         // The caller passes an unused id.
         warn_on_once!(old & (1 << (id % BITS_PER_LONG)) != 0);
-        let new = old | (1 << (id % BITS_PER_LONG));
-        if id == lowest_free {
-            // The run of ids in use goes on with `id` and the ids after it in its word that are
-            // in use (or past the capacity).
-            let after = new | !(usize::MAX << (id % BITS_PER_LONG));
-            lowest_free = index * BITS_PER_LONG + after.trailing_ones() as usize;
+        if old | (1 << (id % BITS_PER_LONG)) == usize::MAX && old != usize::MAX {
+            levels.summarize(id / BITS_PER_LONG, true);
         }
-        if new == usize::MAX && old != usize::MAX {
-            if reopened == Some(index) {
-                // The summary levels count this word as full already.
-                reopened = None;
-            } else {
-                levels.summarize(index, true);
-            }
-        }
-        // INVARIANT: One more id is in use, counted in `high` if it is high. If `id` was
-        // `lowest_free`, the run of ids in use now ends at the next unused id of its word, or at
-        // the capacity. If the word of `id` has just become full, the summary levels count it as
-        // full: they did already if it was the reopened word, which no longer is.
-        self.reopened = reopened;
-        self.lowest_free = min(lowest_free, self.capacity);
+        // INVARIANT: One more id is in use, counted in `high` if it is high. If the word of `id`
+        // has just become full, the summary levels now count it as full.
         self.used += 1;
         if id >= self.capacity / 4 {
             self.high += 1;
@@ -1378,51 +1297,11 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(1));
     /// assert_eq!(pool.find_unused_id(2).map(|id| id.as_usize()), Some(4));
     /// assert!(pool.find_unused_id(usize::MAX).is_none());
-    /// # // The pool remembers a run of ids in use to skip it: check that releases inside it,
-    /// # // and searches below, inside and past it, see every unused id.
-    /// # let mut pool = IdPool::<2>::new();
-    /// # for expected in 5..100 {
-    /// #     assert_eq!(pool.find_unused_id(5).ok_or(ENOSPC)?.acquire(), expected);
-    /// # }
-    /// # assert_eq!(pool.find_unused_id(0).map(|id| id.as_usize()), Some(0));
-    /// # assert_eq!(pool.find_unused_id(7).map(|id| id.as_usize()), Some(100));
-    /// # pool.release_id(50)?;
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(pool.find_unused_id(5).map(|id| id.as_usize()), Some(50));
-    /// # assert_eq!(pool.find_unused_id(60).map(|id| id.as_usize()), Some(100));
-    /// # pool.release_id(20)?;
-    /// # assert_eq!(pool.find_unused_id(30).map(|id| id.as_usize()), Some(50));
-    /// # assert_eq!(pool.find_unused_id(6).map(|id| id.as_usize()), Some(20));
-    /// # assert_eq!(pool.find_unused_id(6).ok_or(ENOSPC)?.acquire(), 20);
-    /// # assert_eq!(pool.find_unused_id(5).map(|id| id.as_usize()), Some(50));
-    /// # assert_eq!(pool.find_unused_id(1).ok_or(ENOSPC)?.acquire(), 1);
-    /// # assert_eq!(pool.find_unused_id(1).map(|id| id.as_usize()), Some(2));
-    /// # assert!(pool.is_consistent());
     /// # Ok::<(), Error>(())
     /// ```
     pub fn find_unused_id(&mut self, start: usize) -> Option<UnusedId<'_, INLINE_WORDS>> {
-        // The ids from `full_from` to `lowest_free` are in use, except those of the reopened
-        // word: if `start` is among them or just after them, the summary levels are searched
-        // from `lowest_free`, and the run extends to the id they lead to.
-        let (from, search) = if (self.full_from..=self.lowest_free).contains(&start) {
-            (self.full_from, self.lowest_free)
-        } else {
-            (start, start)
-        };
-        let summarized = self.find_summarized(search);
-        if from < self.capacity {
-            // INVARIANT: Every id from `from` to `summarized` (or to the capacity) is in use,
-            // except those of the reopened word: those below `lowest_free` by the type
-            // invariants, the others as the search skipped them.
-            self.full_from = from;
-            self.lowest_free = summarized.unwrap_or(self.capacity);
-        }
-        // The summary levels count the reopened word as full: look at it too.
-        let id = summarized
-            .into_iter()
-            .chain(self.find_reopened(start))
-            .min()?;
-        // INVARIANT: Both searches return unused ids below the capacity.
+        let id = self.find_from(start)?;
+        // INVARIANT: The search returns an unused id below the capacity.
         Some(UnusedId { pool: self, id })
     }
 
@@ -1467,9 +1346,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// assert_eq!(pool.release_id(id), Err(EINVAL));
     /// assert_eq!(pool.release_id(pool.capacity()), Err(EINVAL));
     /// assert_eq!(pool.used(), 0);
-    /// # // Three levels, full. A release from a full word leaves the summary levels as they are
-    /// # // (the word is reopened) until a release from another full word: searches must see
-    /// # // both words.
+    /// # // A full pool of three levels: releases from two words, then searches from below,
+    /// # // between and past them.
     /// # let mut pool = IdPool::<1>::new();
     /// # while pool.capacity() < 2 * 64 * 64 {
     /// #     let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
@@ -1480,68 +1358,21 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
     /// # }
     /// # let find = |pool: &mut IdPool, start| pool.find_unused_id(start).map(|id| id.as_usize());
     /// # pool.release_id(5000)?;
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 0), Some(5000));
-    /// # assert_eq!(find(&mut pool, 4999), Some(5000));
-    /// # assert_eq!(find(&mut pool, 5000), Some(5000));
-    /// # assert_eq!(find(&mut pool, 5001), None);
     /// # pool.release_id(100)?;
     /// # assert!(pool.is_consistent());
     /// # assert_eq!(find(&mut pool, 0), Some(100));
     /// # assert_eq!(find(&mut pool, 101), Some(5000));
     /// # assert_eq!(find(&mut pool, 5001), None);
-    /// # assert_eq!(pool.find_unused_id(101).ok_or(ENOSPC)?.acquire(), 5000);
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 101), None);
-    /// # pool.release_id(101)?;
-    /// # pool.release_id(8000)?;
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 101), Some(101));
-    /// # assert_eq!(find(&mut pool, 102), Some(8000));
     /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 100);
-    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 101);
-    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 8000);
-    /// # assert!(pool.is_consistent());
+    /// # assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), 5000);
     /// # assert_eq!(find(&mut pool, 0), None);
-    /// # // The run of ids in use that the searches remember may hold unused ids of the reopened
-    /// # // word, and must end before them when the word is summarized.
-    /// # pool.release_id(5000)?;
-    /// # pool.release_id(4995)?;
     /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 4996), Some(5000));
-    /// # assert_eq!(find(&mut pool, 0), Some(4995));
-    /// # pool.release_id(100)?;
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 200), Some(4995));
-    /// # assert_eq!(find(&mut pool, 0), Some(100));
-    /// # for expected in [100, 4995, 5000] {
-    /// #     assert_eq!(pool.find_unused_id(0).ok_or(ENOSPC)?.acquire(), expected);
-    /// # }
-    /// # assert_eq!(find(&mut pool, 0), None);
-    /// # for id in [6000, 6001, 7000, 3000, 3001] {
-    /// #     pool.release_id(id)?;
-    /// #     assert!(pool.is_consistent());
-    /// # }
-    /// # assert_eq!(find(&mut pool, 3002), Some(6000));
-    /// # assert_eq!(find(&mut pool, 0), Some(3000));
-    /// # // Not in the reopened word: the run ends at it.
-    /// # pool.release_id(5990)?;
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 3002), Some(5990));
-    /// # // A resize rebuilds the summary levels: nothing is reopened, the run ends at 3000.
-    /// # let mut resizer = pool.grow_request().ok_or(ENOSPC)?.realloc(GFP_KERNEL)?;
-    /// # assert!(pool.grow(&mut resizer));
-    /// # assert!(pool.is_consistent());
-    /// # assert_eq!(find(&mut pool, 1), Some(3000));
-    /// # assert_eq!(find(&mut pool, 3002), Some(5990));
     /// # Ok::<(), Error>(())
     /// ```
     pub fn release_id(&mut self, id: usize) -> Result {
         if id >= self.capacity {
             return Err(EINVAL);
         }
-        let index = id / BITS_PER_LONG;
-        let reopened = self.reopened;
         let mut levels = self.levels_mut();
         // One read-modify-write of level 0 tells both whether `id` was in use and whether its
         // word was full. Clearing a bit that is clear leaves the word as it was.
@@ -1550,21 +1381,8 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             return Err(EINVAL);
         }
         if old == usize::MAX {
-            // The word is reopened: the summary levels still count it as full. The word reopened
-            // before, which is not this one as it was not full, is summarized now.
-            if let Some(previous) = reopened {
-                levels.summarize(previous, false);
-                self.end_run_in_word(previous);
-            }
-            // INVARIANT: The word of `id` is below the number of words of ids, as `id` is below
-            // the capacity, and is no longer full. The summary levels count it as full, as they
-            // did when it was, and the previous reopened word as it is, not full. The run of ids
-            // in use ends before the first unused id of the previous reopened word, and may
-            // contain `id`, of the reopened word.
-            self.reopened = Some(index);
-        } else if reopened != Some(index) && (self.full_from..self.lowest_free).contains(&id) {
-            // INVARIANT: `id` is not in the reopened word: the run of ids in use ends at it.
-            self.lowest_free = id;
+            // INVARIANT: The word of `id` is no longer full: the summary levels now say so.
+            levels.summarize(id / BITS_PER_LONG, false);
         }
         // INVARIANT: One fewer id is in use. The counters are not zero as `id` was in use.
         self.used -= 1;
@@ -1688,11 +1506,6 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             warn_on_once!(past_end.is_err());
         }
         let high = count_range(ids, new.capacity / 4, new.capacity);
-        // The reopened word may be past the new capacity: end the run of ids in use at its first
-        // unused id while the pool still has it.
-        if let Some(index) = self.reopened {
-            self.end_run_in_word(index);
-        }
         swap(&mut self.ids, &mut resizer.ids);
         swap(&mut self.summary, &mut resizer.summary);
         // INVARIANT: The bitmaps now have the layout of the new capacity, with the same ids in
@@ -1701,13 +1514,6 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
         // maximum, as checked by the callers.
         self.capacity = new.capacity;
         self.high = high;
-        // INVARIANT: The same ids are in use: the run of ids in use, cut at the new capacity, is
-        // still in use.
-        self.full_from = min(self.full_from, new.capacity);
-        self.lowest_free = min(self.lowest_free, new.capacity);
-        // INVARIANT: The summary levels were rebuilt from the ids: no word is reopened, and the
-        // run of ids in use ends before the first unused id of the word that was.
-        self.reopened = None;
         // INVARIANT: The resizer holds the previous bitmaps of the pool now: it is spent.
         resizer.spent = true;
     }
@@ -1845,34 +1651,14 @@ impl<const INLINE_WORDS: usize> IdPool<INLINE_WORDS> {
             || ids.next_zero_bit(capacity).is_some()
             || count_range(ids, 0, capacity) != self.used
             || count_range(ids, capacity / 4, capacity) != self.high
-            || self.full_from > self.lowest_free
-            || self.lowest_free > capacity
         {
-            return false;
-        }
-        let unused = |start, end| end - start - count_range(ids, start, end);
-        let mut unused_in_reopened = 0;
-        if let Some(index) = self.reopened {
-            if ids.word(index).map_or(true, |word| word == usize::MAX) {
-                return false;
-            }
-            let start = max(self.full_from, index * BITS_PER_LONG);
-            let end = min(self.lowest_free, (index + 1) * BITS_PER_LONG);
-            if start < end {
-                unused_in_reopened = unused(start, end);
-            }
-        }
-        // The run of ids in use has unused ids only in the reopened word.
-        if unused(self.full_from, self.lowest_free) != unused_in_reopened {
             return false;
         }
         let levels = self.levels();
         for level in 1..=layout.depth {
             let below = layout.words(level - 1);
             for bit in 0..layout.words(level) * BITS_PER_LONG {
-                let expected = bit >= below
-                    || (level == 1 && self.reopened == Some(bit))
-                    || levels.word(level - 1, bit) == usize::MAX;
+                let expected = bit >= below || levels.word(level - 1, bit) == usize::MAX;
                 let word = levels.word(level, bit / BITS_PER_LONG);
                 if (word >> (bit % BITS_PER_LONG)) & 1 != usize::from(expected) {
                     return false;
