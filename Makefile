@@ -8,7 +8,13 @@ HARNESS := target/release/harness
 
 .PHONY: run test bench patches harness
 
-run test bench patches: harness
+# `make test STAGES="build boot"` runs only those stages (see `harness` without arguments).
+STAGES ?=
+
+test: harness
+	$(HARNESS) test $(STAGES)
+
+run bench patches: harness
 	$(HARNESS) $@
 
 harness:

@@ -28,12 +28,26 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "usage: harness <test|run|bench|patches>
-  test     host checks, kernel build (clippy), rustdoc, KUnit, boot test, builds with the
-           minimum toolchain and with KUnit as a module, patch series check
+  test [STAGE...]
+           host checks, kernel build (clippy), rustdoc, KUnit, boot test, builds with the
+           minimum toolchain and with KUnit as a module, patch series check; with stage names
+           (host build rustdoc kunit boot min-toolchain kunit-module patches), only those
   run      build if needed, boot QEMU, load the sample driver and run its demo
   bench    build the bench kernel, run the benchmark modules in one boot, report ratios
   patches  export the overlay as a git format-patch series into out/patches
   exports  list the public items of rust/kernel/ that the all-exports module does not name";
+
+/// The stages of `harness test`, in the order they run.
+const STAGES: [&str; 8] = [
+    "host",
+    "build",
+    "rustdoc",
+    "kunit",
+    "boot",
+    "min-toolchain",
+    "kunit-module",
+    "patches",
+];
 
 /// What every command needs: tools, paths, the base and the series applied to it.
 struct Workbench {
@@ -282,13 +296,29 @@ impl Workbench {
     }
 }
 
-fn test() -> Result<bool, String> {
+fn test(stages: Vec<String>) -> Result<bool, String> {
+    if let Some(unknown) = stages.iter().find(|s| !STAGES.contains(&s.as_str())) {
+        return Err(format!(
+            "unknown stage {unknown}; the stages are: {}",
+            STAGES.join(" ")
+        ));
+    }
     let wb = Workbench::prepare()?;
-    let mut report = Report::new(&wb.base.describe());
+    let mut report = Report::new(&wb.base.describe()).only(stages);
+    // The stages that boot or document the test kernel need it built.
+    let needs_build = ["rustdoc", "kunit", "boot"]
+        .iter()
+        .any(|s| report.selected(s));
     report.stage("host", || {
         hostcheck::run(&wb.layout, &wb.tc, &wb.our_rust_files())
     });
-    let built = report.stage("build", || wb.build_kernel(Profile::Test));
+    let built = if report.selected("build") {
+        report.stage("build", || wb.build_kernel(Profile::Test))
+    } else if needs_build {
+        wb.build_kernel(Profile::Test).is_ok_and(|t| t.failed == 0)
+    } else {
+        false
+    };
     if built {
         report.stage("rustdoc", || {
             let log = wb.log("rustdoc.log");
@@ -316,7 +346,9 @@ fn test() -> Result<bool, String> {
         report.stage("boot", || wb.boot_test(accel));
     } else {
         for stage in ["rustdoc", "kunit", "boot"] {
-            report.skip(stage, "the kernel did not build");
+            if report.selected(stage) {
+                report.skip(stage, "the kernel did not build");
+            }
         }
     }
     // Built, not booted: the oldest toolchain the base supports, and KUnit as a module.
@@ -440,7 +472,7 @@ fn unnamed_exports() -> Result<bool, String> {
 fn main() -> ExitCode {
     let command = std::env::args().nth(1).unwrap_or_default();
     let result = match command.as_str() {
-        "test" => test(),
+        "test" => test(std::env::args().skip(2).collect()),
         "run" => run(),
         "bench" => bench(),
         "patches" => export_patches(),

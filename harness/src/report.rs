@@ -20,6 +20,8 @@ pub struct Stage {
 pub struct Report {
     stages: Vec<Stage>,
     started: Instant,
+    /// The stages to run; `None` runs them all.
+    only: Option<Vec<String>>,
 }
 
 /// What a stage body returns: counts and problems; the report adds name and time.
@@ -74,7 +76,25 @@ impl Report {
         Report {
             stages: Vec::new(),
             started: Instant::now(),
+            only: None,
         }
+    }
+
+    /// Runs only the named stages (for quicker iterations); the others print one line each and
+    /// count neither as passed nor as failed. The summary says that the run was partial.
+    pub fn only(mut self, stages: Vec<String>) -> Report {
+        if !stages.is_empty() {
+            println!("only the stages: {}", stages.join(" "));
+            self.only = Some(stages);
+        }
+        self
+    }
+
+    /// Whether `name` is one of the stages to run.
+    pub fn selected(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|s| s == name))
     }
 
     /// Runs one stage: prints a start line, runs `body`, prints the outcome with elapsed time.
@@ -84,6 +104,13 @@ impl Report {
         name: &'static str,
         body: impl FnOnce() -> Result<Tally, String>,
     ) -> bool {
+        if !self.selected(name) {
+            println!(
+                "[{:>6.1}s] {name}: not selected",
+                self.started.elapsed().as_secs_f64()
+            );
+            return false;
+        }
         println!(
             "[{:>6.1}s] {name} ...",
             self.started.elapsed().as_secs_f64()
@@ -156,6 +183,9 @@ impl Report {
             );
         }
         println!("total time {:.1}s", self.started.elapsed().as_secs_f64());
+        if let Some(only) = &self.only {
+            println!("partial run: only {}", only.join(" "));
+        }
         println!("{passed} passed, {failed} failed");
         failed == 0 && passed > 0
     }
