@@ -6,7 +6,7 @@
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 HARNESS := target/release/harness
 
-.PHONY: run test bench patches harness
+.PHONY: run test bench patches harness series-edit series-regen series-rebase series-check
 
 # `make test STAGES="build boot"` runs only those stages (see `harness` without arguments).
 STAGES ?=
@@ -16,6 +16,21 @@ test: harness
 
 run bench patches: harness
 	$(HARNESS) $@
+
+# Changing the series with git (README, "Changing the series"): a work tree of the base with
+# one commit per patch; series/ written back from it; a rebase onto another base version; a
+# build of every prefix of the series.
+FORCE ?=
+BASE ?=
+
+series-edit: harness
+	$(HARNESS) series-edit $(if $(FORCE),--force)
+
+series-regen series-check: harness
+	$(HARNESS) $@
+
+series-rebase: harness
+	$(HARNESS) series-rebase "$(BASE)"
 
 harness:
 	@if ! [ -x "$(CARGO)" ]; then \

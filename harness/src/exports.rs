@@ -6,7 +6,7 @@
 //! names each of them. The build itself is in `build::external_module`.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use syn::visit::Visit;
 
 /// Where the module's source lives in the repository.
@@ -37,15 +37,21 @@ pub fn kernel_crate_files(repo: &Path) -> Vec<String> {
     out
 }
 
-/// Every public item of our kernel crate files that the all-exports module does not name.
-pub fn unnamed_items(repo: &Path) -> Result<Vec<Item>, String> {
+/// Every public item of our kernel crate files that the all-exports module does not name: the
+/// new files of the repository and `changed_base_files`, the files of the base that the series
+/// changes (their patched versions, e.g. `rust/kernel/page.rs` of the built tree).
+pub fn unnamed_items(repo: &Path, changed_base_files: &[PathBuf]) -> Result<Vec<Item>, String> {
     let module = std::fs::read_to_string(repo.join(MODULE_SOURCE))
         .map_err(|e| format!("{MODULE_SOURCE}: {e}"))?;
     let mut required = BTreeSet::new();
-    for file in kernel_crate_files(repo) {
-        let source =
-            std::fs::read_to_string(repo.join(&file)).map_err(|e| format!("{file}: {e}"))?;
-        required.extend(public_items(&source).map_err(|e| format!("{file}: {e}"))?);
+    let files = kernel_crate_files(repo)
+        .into_iter()
+        .map(|f| repo.join(f))
+        .chain(changed_base_files.iter().cloned());
+    for file in files {
+        let name = file.display();
+        let source = std::fs::read_to_string(&file).map_err(|e| format!("{name}: {e}"))?;
+        required.extend(public_items(&source).map_err(|e| format!("{name}: {e}"))?);
     }
     if required.len() < 100 {
         return Err(format!(

@@ -28,8 +28,15 @@ pub fn cargo_test_counts(output: &str) -> (usize, usize) {
         })
 }
 
-/// Runs the host checks; `kernel_rust_files` are repository-relative paths.
-pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Result<Tally, String> {
+/// Runs the host checks; `kernel_rust_files` are our Rust files in the source tree (new ones
+/// and the base's that the series changes), relative to it; `changed_base_files` the latter,
+/// which the all-exports check reads from the source tree.
+pub fn run(
+    layout: &Layout,
+    tc: &Toolchain,
+    kernel_rust_files: &[String],
+    changed_base_files: &[String],
+) -> Result<Tally, String> {
     let mut tally = Tally::default();
     let logs = layout.logs();
 
@@ -79,7 +86,9 @@ pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Res
         format!("cargo clippy: warnings\n{}", cmd::tail(&outcome.output, 20)),
     );
 
-    let unnamed = crate::exports::unnamed_items(&layout.repo)?;
+    let src = layout.src();
+    let base_files: Vec<_> = changed_base_files.iter().map(|f| src.join(f)).collect();
+    let unnamed = crate::exports::unnamed_items(&layout.repo, &base_files)?;
     tally.check(
         unnamed.is_empty(),
         format!(
@@ -95,9 +104,9 @@ pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Res
     );
 
     let config = layout.src().join(".rustfmt.toml");
-    let mut kernel_rust_files = kernel_rust_files.to_vec();
-    kernel_rust_files.push(crate::exports::MODULE_SOURCE.to_string());
-    for file in &kernel_rust_files {
+    let mut files: Vec<_> = kernel_rust_files.iter().map(|f| src.join(f)).collect();
+    files.push(layout.repo.join(crate::exports::MODULE_SOURCE));
+    for file in &files {
         let mut rustfmt = tc.command("rustfmt");
         rustfmt
             .current_dir(&layout.repo)
@@ -108,7 +117,8 @@ pub fn run(layout: &Layout, tc: &Toolchain, kernel_rust_files: &[String]) -> Res
         tally.check(
             outcome.success,
             format!(
-                "rustfmt: {file} is not formatted\n{}",
+                "rustfmt: {} is not formatted\n{}",
+                file.display(),
                 cmd::tail(&outcome.output, 15)
             ),
         );

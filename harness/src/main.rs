@@ -5,9 +5,11 @@
 //! `build`, `boot`, `parse`, `report`; `kunit`, `hostcheck` and `patches` are the stages.
 
 mod bench;
+mod bisect;
 mod boot;
 mod build;
 mod cmd;
+mod edit;
 mod exports;
 mod hostcheck;
 mod kunit;
@@ -27,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "usage: harness <test|run|bench|patches>
+const USAGE: &str = "usage: harness <test|run|bench|patches|series-*>
   test [STAGE...]
            host checks, kernel build (clippy), rustdoc, KUnit, boot test, builds with the
            minimum toolchain and with KUnit as a module, patch series check; with stage names
@@ -35,7 +37,15 @@ const USAGE: &str = "usage: harness <test|run|bench|patches>
   run      build if needed, boot QEMU, load the sample driver and run its demo
   bench    build the bench kernel, run the benchmark modules in one boot, report ratios
   patches  export the overlay as a git format-patch series into out/patches
-  exports  list the public items of rust/kernel/ that the all-exports module does not name";
+  exports  list the public items of rust/kernel/ that the all-exports module does not name
+  series-edit [--force]
+           a git work tree of the base with one commit per patch, to edit with git
+  series-regen
+           write series/ (and the overlay's new files) back from that work tree
+  series-rebase VERSION
+           rebase that work tree onto another linux-source-6.12 version, reporting conflicts
+  series-check
+           build each prefix of the series (own work tree and build dir), no warning allowed";
 
 /// The stages of `harness test`, in the order they run.
 const STAGES: [&str; 8] = [
@@ -89,14 +99,21 @@ impl Workbench {
         self.series.touched_paths(&self.layout.repo)
     }
 
-    /// Our new Rust files in the kernel tree.
+    /// Our Rust files in the kernel tree: the new ones and those of the base the series changes
+    /// (except `lib.rs`, where it only declares modules).
     fn our_rust_files(&self) -> Vec<String> {
-        self.series
-            .patches
-            .iter()
-            .flat_map(|p| p.files.iter())
-            .filter(|f| f.ends_with(".rs"))
-            .cloned()
+        self.ours()
+            .into_iter()
+            .filter(|f| f.ends_with(".rs") && f != "rust/kernel/lib.rs")
+            .collect()
+    }
+
+    /// The files of the base that the series changes, among [`Workbench::our_rust_files`].
+    fn changed_base_rust_files(&self) -> Vec<String> {
+        let new: Vec<&String> = self.series.patches.iter().flat_map(|p| &p.files).collect();
+        self.our_rust_files()
+            .into_iter()
+            .filter(|f| f.starts_with("rust/kernel/") && !new.contains(&f))
             .collect()
     }
 
@@ -106,7 +123,7 @@ impl Workbench {
             .iter()
             .filter_map(|f| {
                 let prefix = kunit::doctest_prefix(f)?;
-                let source = fs::read_to_string(self.layout.repo.join(f)).ok()?;
+                let source = fs::read_to_string(self.layout.src().join(f)).ok()?;
                 Some((prefix, kunit::count_doctests(&source)))
             })
             .filter(|(_, n)| *n > 0)
@@ -310,7 +327,12 @@ fn test(stages: Vec<String>) -> Result<bool, String> {
         .iter()
         .any(|s| report.selected(s));
     report.stage("host", || {
-        hostcheck::run(&wb.layout, &wb.tc, &wb.our_rust_files())
+        hostcheck::run(
+            &wb.layout,
+            &wb.tc,
+            &wb.our_rust_files(),
+            &wb.changed_base_rust_files(),
+        )
     });
     let built = if report.selected("build") {
         report.stage("build", || wb.build_kernel(Profile::Test))
@@ -460,9 +482,32 @@ fn export_patches() -> Result<bool, String> {
     Ok(true)
 }
 
+/// The per-patch build check. It leaves the tree that `make test` builds alone (it has a work
+/// tree and a build directory of its own), so it needs no lock against other runs.
+fn series_check() -> Result<bool, String> {
+    let layout = Layout::discover();
+    let tc = setup::ensure(&layout)?;
+    let base = tree::ensure_base(&layout, &tc)?;
+    let series = Series::load(&layout.repo)?;
+    let mut report = Report::new(&base.describe());
+    report.stage("series-check", || bisect::run(&layout, &tc, &series));
+    Ok(report.finish())
+}
+
+/// Lists what the all-exports module does not name. The base files the series changes are
+/// read from the source tree as the last run left it.
 fn unnamed_exports() -> Result<bool, String> {
     let layout = Layout::discover();
-    let unnamed = exports::unnamed_items(&layout.repo)?;
+    let series = Series::load(&layout.repo)?;
+    let new: Vec<&String> = series.patches.iter().flat_map(|p| &p.files).collect();
+    let changed: Vec<PathBuf> = series
+        .touched_paths(&layout.repo)
+        .into_iter()
+        .filter(|f| f.starts_with("rust/kernel/") && f.ends_with(".rs"))
+        .filter(|f| f != "rust/kernel/lib.rs" && !new.contains(&f))
+        .map(|f| layout.src().join(f))
+        .collect();
+    let unnamed = exports::unnamed_items(&layout.repo, &changed)?;
     for item in &unnamed {
         println!("{item}");
     }
@@ -477,6 +522,20 @@ fn main() -> ExitCode {
         "bench" => bench(),
         "patches" => export_patches(),
         "exports" => unnamed_exports(),
+        "series-edit" => edit::edit(
+            &Layout::discover(),
+            std::env::args().any(|a| a == "--force"),
+        ),
+        "series-regen" => edit::regen(&Layout::discover()),
+        "series-rebase" => match std::env::args().nth(2).filter(|v| !v.is_empty()) {
+            Some(version) => edit::rebase(&Layout::discover(), &version),
+            None => Err(
+                "usage: make series-rebase BASE=VERSION (a linux-source-6.12 \
+                 version, see `apt-cache policy linux-source-6.12`)"
+                    .to_string(),
+            ),
+        },
+        "series-check" => series_check(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);

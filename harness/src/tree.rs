@@ -148,6 +148,7 @@ pub fn apply_overlay(
     who: &Identity,
 ) -> Result<Vec<String>, String> {
     let src = layout.src();
+    series.check_new_files(&src, "base")?;
     let commits = series.commit(&src, &layout.repo, &layout.cache.join("overlay.index"), who)?;
     let head = commits.last().map_or("base", String::as_str);
     git_out(&src, &["checkout", "-q", "-f", "--detach", head])?;
