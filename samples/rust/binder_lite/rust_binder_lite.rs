@@ -16,6 +16,7 @@
 //! that returns `BR_NOOP` (or `BR_SPAWN_LOOPER`) and otherwise waits, interruptibly, for work;
 //! and the read-only `mmap` of the buffer area.
 
+use buffer::BufferArea;
 use core::{
     mem::size_of,
     ptr,
@@ -35,6 +36,12 @@ use kernel::{
     uapi,
 };
 
+// Only `map` and `release` of the buffer API are called until transactions use the rest.
+#[allow(dead_code)]
+mod allocator;
+#[allow(dead_code)]
+mod buffer;
+
 module! {
     type: BinderLiteModule,
     name: "rust_binder_lite",
@@ -42,9 +49,6 @@ module! {
     description: "A subset of the binder IPC protocol on Rust abstractions",
     license: "GPL",
 }
-
-/// The largest part of a mapping that holds buffers, as in the C binder (`SZ_4M`).
-const MAX_BUFFER_AREA: usize = 4 << 20;
 
 /// `BINDER_LOOPER_STATE_REGISTERED`: the thread sent `BC_REGISTER_LOOPER`.
 const LOOPER_REGISTERED: u32 = 0x01;
@@ -193,9 +197,10 @@ struct ProcessInner {
     requested_threads_started: u32,
     /// The threads waiting for work of the process.
     waiting_threads: usize,
-    /// The size of the buffer area; 0 until the first successful `mmap`, and never 0 again.
-    buffer_size: usize,
 }
+
+/// What the process attaches to each buffer of its area; transactions will.
+type BufferData = ();
 
 /// A binder process: one open file of `/dev/binder-lite`.
 #[pin_data]
@@ -209,6 +214,9 @@ struct Process {
     mm: ARef<Mm>,
     #[pin]
     inner: SpinLock<ProcessInner>,
+    /// The buffer area, where the transactions the process receives are copied.
+    #[pin]
+    buffers: BufferArea<BufferData>,
 }
 
 impl Process {
@@ -229,10 +237,10 @@ impl Process {
                         requested_threads: 0,
                         requested_threads_started: 0,
                         waiting_threads: 0,
-                        buffer_size: 0,
                     },
                     "binder_lite::Process::inner"
                 ),
+                buffers <- BufferArea::new(),
             }),
             GFP_KERNEL,
         )
@@ -503,12 +511,7 @@ impl Process {
         if vma.mm().as_raw() != self.mm.as_raw() {
             return Err(EINVAL);
         }
-        let mut inner = self.inner.lock();
-        if inner.buffer_size != 0 {
-            return Err(EBUSY);
-        }
-        inner.buffer_size = (vma.end() - vma.start()).min(MAX_BUFFER_AREA);
-        Ok(())
+        self.buffers.map(vma)
     }
 }
 
@@ -526,6 +529,8 @@ impl MiscDevice for Process {
 
     fn release(process: Arc<Self>) {
         process.context.clear_manager(process.id);
+        // Nothing is attached to buffers yet, so their data needs no teardown.
+        drop(process.buffers.release());
         drop(process);
     }
 

@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The buffer area of a binder process: its mapping, its buffers and their pages.
+//!
+//! A process maps up to 4 MiB of its file read-only (the checks are the driver's, in `mmap`);
+//! the transactions it receives are copied into buffers of that area, and user space reads them
+//! there. [`BufferArea`] does what `binder_alloc.c` does for the C binder:
+//!
+//! - a best-fit allocator of ranges (`allocator.rs`), with the C binder's sizes and answers;
+//! - pages allocated when a buffer first covers them, with our [`Page`], and inserted into the
+//!   receiver's mapping with [`VmaMixedMap::vm_insert_page`];
+//! - copies from the *sender's* user memory (the current task's) into the receiver's pages,
+//!   with no kernel copy of the data (only a small bounce buffer on the stack, see
+//!   [`BufferArea::copy_from_user`]), and reads and writes of values in place, for the
+//!   translation of objects.
+//!
+//! # Pages are kept until release
+//!
+//! A page stays installed once a buffer has covered it, also after every buffer on it is freed;
+//! all of them are freed when the process's file is released. The C binder does the same, except
+//! that it puts unused pages on an LRU list that a shrinker reclaims under memory pressure; we
+//! have no shrinker abstraction, and zapping pages on every free would cost a page allocation
+//! and an mmap lock per transaction. So a process holds at most the pages of its area (4 MiB),
+//! as a C binder process does when memory is not short.
+//!
+//! # Locking
+//!
+//! - `inner` (a spinlock) protects the allocator, the mapping and the page table. Nothing
+//!   allocates, sleeps or copies from user space while it is held; the mmap handler takes it
+//!   (with the mmap lock held), and nothing takes the mmap lock while holding it.
+//! - `install` (a mutex) serialises the installation of pages: it is held around the receiver's
+//!   mmap read lock, never taken by the mmap handler, and never held across a user copy, so
+//!   lockdep sees no chain from one mmap lock to another.
+//! - The copies run with no lock held. Only the holder of a [`Buffer`] accesses its bytes
+//!   ([`Buffer`] is neither `Clone` nor `Sync`), user space may not free it while the kernel may
+//!   access it, and the pages stay allocated while an access is in progress (`accessors`),
+//!   even if the process is released meanwhile: the last access then frees them.
+
+use crate::allocator::{RangeAllocator, RangeStats, ReserveNodes, Reserved, UserFreeError};
+use core::{cell::Cell, marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
+use kernel::{
+    mm::{
+        virt::{flags, vm_flags_t, VmaMixedMap, VmaNew, VmaRef},
+        Mm,
+    },
+    new_mutex, new_spinlock,
+    page::{BorrowedPage, Page, PAGE_SIZE},
+    prelude::*,
+    sync::{Mutex, SpinLock},
+    types::{ARef, AsBytes, FromBytes},
+    uaccess::{UserPtr, UserSlice},
+};
+
+/// The largest part of a mapping that holds buffers, as in the C binder (`SZ_4M`).
+pub(crate) const MAX_AREA_SIZE: usize = 4 << 20;
+
+/// The alignment of the sizes of data and offsets, as in the C binder (`sizeof(void *)`).
+const ALIGN: usize = core::mem::size_of::<usize>();
+
+/// The size of the stack buffer through which [`BufferArea::copy_from_user`] copies.
+const BOUNCE_SIZE: usize = 256;
+
+/// The VMA flags that tell the buffer mapping from another one at the same addresses: the
+/// driver's `mmap` sets `VM_MIXEDMAP` and clears `VM_MAYWRITE`, and neither `mprotect`,
+/// `madvise` nor `mlock` changes these.
+const VMA_IDENTITY_FLAGS: vm_flags_t = flags::MIXEDMAP
+    | flags::MAYWRITE
+    | flags::WRITE
+    | flags::SHARED
+    | flags::MAYSHARE
+    | flags::PFNMAP
+    | flags::IO;
+
+/// Rounds `size` up to [`ALIGN`]; `None` on overflow.
+fn align(size: usize) -> Option<usize> {
+    Some(size.checked_add(ALIGN - 1)? & !(ALIGN - 1))
+}
+
+/// A buffer of a [`BufferArea`], from [`BufferArea::reserve`].
+///
+/// Only the holder of a `Buffer` reads or writes its bytes: it is not `Clone`, and not `Sync`,
+/// so all the references to it are on one thread.
+pub(crate) struct Buffer {
+    range: Reserved,
+    /// The size of the range: the data and the offsets, each aligned to 8, at least 8.
+    size: usize,
+    data_size: usize,
+    offsets_size: usize,
+    /// The data size aligned to 8, where the offsets start.
+    offsets_offset: usize,
+    /// The address of the buffer in the receiver's mapping.
+    user_address: u64,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl Buffer {
+    /// The size of the data, as reserved.
+    pub(crate) fn data_size(&self) -> usize {
+        self.data_size
+    }
+
+    /// The size of the offsets, as reserved.
+    pub(crate) fn offsets_size(&self) -> usize {
+        self.offsets_size
+    }
+
+    /// Where the offsets start in the buffer: after the data, aligned to 8.
+    pub(crate) fn offsets_offset(&self) -> usize {
+        self.offsets_offset
+    }
+}
+
+/// The counts of a [`BufferArea`], for the observable state of a process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BufferStats {
+    /// The size of the area (0 before `mmap`).
+    pub(crate) size: usize,
+    /// The counts of its allocator.
+    pub(crate) ranges: RangeStats,
+    /// Pages installed.
+    pub(crate) pages: usize,
+}
+
+/// The VMA of an area, as `mmap` recorded it.
+#[derive(Clone, Copy)]
+struct Mapping {
+    /// The first address of the VMA and of the area.
+    start: usize,
+    /// The end of the VMA (the area may be shorter, see [`MAX_AREA_SIZE`]).
+    vma_end: usize,
+    /// `VMA_IDENTITY_FLAGS` of the VMA.
+    identity: vm_flags_t,
+}
+
+impl Mapping {
+    /// Whether `vma` is the VMA that `mmap` set up for the area.
+    ///
+    /// It checks the bounds and the flags that our `mmap` sets, which user space cannot change.
+    /// It cannot tell our VMA from another VMA of a driver that sets the same flags, mapped by
+    /// the same process at exactly the same addresses after it unmapped ours (e.g. the area of
+    /// another binder-lite file of the process): the abstractions give no access to `vm_file`.
+    /// Pages inserted there would be the process's own buffers in the wrong mapping, visible to
+    /// no one else; the mapping holds its own references to them, so nothing is freed early.
+    fn matches(&self, vma: &VmaRef) -> bool {
+        vma.start() == self.start
+            && vma.end() == self.vma_end
+            && vma.flags() & VMA_IDENTITY_FLAGS == self.identity
+    }
+}
+
+/// The state of an area.
+enum State<T> {
+    /// No `mmap` yet.
+    Unmapped,
+    /// Mapped: buffers may be reserved. `mm` is the receiver's (`mm_count`, not its users).
+    Mapped {
+        mapping: Mapping,
+        mm: ARef<Mm>,
+        allocator: RangeAllocator<T>,
+    },
+    /// The process was released: nothing more is reserved or mapped.
+    Released,
+}
+
+/// The part of an area that its spinlock protects.
+struct Inner<T> {
+    state: State<T>,
+    /// One entry per page of the area; filled when a buffer first covers the page.
+    pages: KVec<Option<Page>>,
+    /// The number of pages in `pages`.
+    installed: usize,
+    /// Accesses to the pages in progress, with the lock dropped; `pages` is not freed while
+    /// there is one.
+    accessors: usize,
+}
+
+/// The buffer area of one process: its mapping, its allocator, its pages.
+///
+/// `T` is what the driver attaches to each buffer (e.g. the transaction or the target node).
+#[pin_data]
+pub(crate) struct BufferArea<T> {
+    #[pin]
+    inner: SpinLock<Inner<T>>,
+    /// Held while pages are installed, see "Locking" in the module documentation.
+    #[pin]
+    install: Mutex<()>,
+}
+
+impl<T> BufferArea<T> {
+    /// An area without a mapping yet (a process that has not called `mmap`).
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            inner <- new_spinlock!(
+                Inner {
+                    state: State::Unmapped,
+                    pages: KVec::new(),
+                    installed: 0,
+                    accessors: 0,
+                },
+                "binder_lite::BufferArea::inner"
+            ),
+            install <- new_mutex!((), "binder_lite::BufferArea::install"),
+        })
+    }
+
+    /// From the mmap handler, after the process's own checks: records the mapping (its start,
+    /// and a size of `min(len, 4 MiB)`) and the mm (`mmgrab`, not a users count).
+    ///
+    /// `EBUSY` if the area is mapped already (or released), `ENOMEM`. Takes only the spinlock,
+    /// see "Locking" in the module documentation.
+    pub(crate) fn map(&self, vma: &VmaNew) -> Result {
+        if !matches!(self.inner.lock().state, State::Unmapped) {
+            return Err(EBUSY);
+        }
+        let size = (vma.end() - vma.start()).min(MAX_AREA_SIZE);
+        let npages = size / PAGE_SIZE;
+        let mut pages = KVec::with_capacity(npages, GFP_KERNEL)?;
+        for _ in 0..npages {
+            pages.push(None, GFP_KERNEL)?;
+        }
+        let allocator = RangeAllocator::new(size)?;
+        let mapping = Mapping {
+            start: vma.start(),
+            vma_end: vma.end(),
+            identity: vma.flags() & VMA_IDENTITY_FLAGS,
+        };
+        let mm = vma.mm().mmgrab();
+        let mut inner = self.inner.lock();
+        if !matches!(inner.state, State::Unmapped) {
+            drop(inner);
+            return Err(EBUSY);
+        }
+        inner.state = State::Mapped {
+            mapping,
+            mm,
+            allocator,
+        };
+        // The empty vector that is replaced does not own memory.
+        inner.pages = pages;
+        Ok(())
+    }
+
+    /// Reserves a buffer as `binder_alloc_new_buf()` does and installs its pages.
+    ///
+    /// The size is the data and the offsets, each aligned to 8, at least 8; one-way buffers
+    /// together use at most half of the area. Errors, as in C: `ESRCH` when not mapped (or no
+    /// longer: the mapping was unmapped or the process's address space is gone), `EINVAL` if
+    /// the size overflows, `ENOSPC` when no free range is large enough, `ENOMEM`. Call it with
+    /// no lock held: it allocates and takes the receiver's mmap lock. `data` is dropped on
+    /// failure.
+    pub(crate) fn reserve(
+        &self,
+        data_size: usize,
+        offsets_size: usize,
+        is_oneway: bool,
+        data: T,
+    ) -> Result<Buffer> {
+        if !matches!(self.inner.lock().state, State::Mapped { .. }) {
+            return Err(ESRCH);
+        }
+        let size = align(data_size)
+            .zip(align(offsets_size))
+            .and_then(|(data, offsets)| data.checked_add(offsets))
+            .ok_or(EINVAL)?
+            .max(ALIGN);
+        let nodes = ReserveNodes::new()?;
+        let result = match &mut self.inner.lock().state {
+            State::Mapped {
+                mapping, allocator, ..
+            } => allocator
+                .reserve(size, is_oneway, data, nodes)
+                .map(|range| (range, mapping.start)),
+            _ => Err((ESRCH, data)),
+        };
+        // `data` and the nodes are dropped here on failure, with the lock released.
+        let (range, start) = result.map_err(|(e, _data)| e)?;
+        let buffer = Buffer {
+            range,
+            size,
+            data_size,
+            offsets_size,
+            // No overflow: the aligned size is part of `size`.
+            offsets_offset: align(data_size).unwrap_or(0),
+            // No overflow: the range is inside the mapping.
+            user_address: (start + range.offset) as u64,
+            _not_sync: PhantomData,
+        };
+        if let Err(e) = self.install_pages(range.offset, size) {
+            drop(self.free(buffer));
+            return Err(e);
+        }
+        Ok(buffer)
+    }
+
+    /// Installs the pages that cover `[offset, offset + size)` of the area and are not
+    /// installed yet; checks that the mapping is still there.
+    fn install_pages(&self, offset: usize, size: usize) -> Result {
+        let (mapping, mm) = match &self.inner.lock().state {
+            State::Mapped { mapping, mm, .. } => (*mapping, mm.clone()),
+            _ => return Err(ESRCH),
+        };
+        // As in C: a process whose address space is gone gets `ESRCH`. Declared before the
+        // lock, so that the last `mmput` (if the process exited meanwhile) runs without it.
+        let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
+        let _install = self.install.lock();
+        let mmap = mm.mmap_read_lock();
+        // The C binder forgets its VMA when it is closed and then answers `ESRCH`.
+        let start = mapping.start;
+        let vma = mmap
+            .vma_lookup(start)
+            .filter(|vma| mapping.matches(vma))
+            .and_then(VmaRef::as_mixedmap_vma)
+            .ok_or(ESRCH)?;
+        let first = offset / PAGE_SIZE;
+        // No overflow: the range is inside the area, whose size is at most 4 MiB.
+        let end = (offset + size).div_ceil(PAGE_SIZE);
+        for index in first..end {
+            self.install_page(vma, start, index)?;
+        }
+        Ok(())
+    }
+
+    /// Installs page `index` of the area in `vma`, unless it is installed already.
+    fn install_page(&self, vma: &VmaMixedMap, start: usize, index: usize) -> Result {
+        {
+            let inner = self.inner.lock();
+            if !matches!(inner.state, State::Mapped { .. }) {
+                return Err(ESRCH);
+            }
+            if inner.pages.get(index).ok_or(EINVAL)?.is_some() {
+                return Ok(());
+            }
+        }
+        // Zeroed: the previous contents of the page must not reach user space.
+        let page = Page::alloc_page(GFP_KERNEL | __GFP_HIGHMEM | __GFP_ZERO)?;
+        // As in C, a page that cannot be inserted gives `ENOMEM`.
+        vma.vm_insert_page(start + index * PAGE_SIZE, &page)
+            .map_err(|_| ENOMEM)?;
+        let mut inner = self.inner.lock();
+        let mapped = matches!(inner.state, State::Mapped { .. });
+        let unused = match inner.pages.get_mut(index) {
+            Some(slot @ None) if mapped => {
+                *slot = Some(page);
+                None
+            }
+            _ => Some(page),
+        };
+        if unused.is_none() {
+            inner.installed += 1;
+        }
+        drop(inner);
+        // Released meanwhile: the mapping holds its own reference, ours goes.
+        drop(unused);
+        Ok(())
+    }
+
+    /// Copies `len` bytes of the current task's user memory at `src` (the sender's) into the
+    /// buffer at `offset`, in the receiver's pages, through a small buffer on the stack.
+    ///
+    /// `EINVAL` if the range is outside the buffer, or the buffer may no longer be accessed
+    /// (freed, released, or user space may free it); `EFAULT` if the user memory cannot be read
+    /// (part of the range may then have been written).
+    pub(crate) fn copy_from_user(
+        &self,
+        buffer: &Buffer,
+        offset: usize,
+        src: UserPtr,
+        len: usize,
+    ) -> Result {
+        let mut reader = UserSlice::new(src, len).reader();
+        // `Page::copy_from_user_slice_raw` would copy without this small bounce buffer, but its
+        // contract forbids the concurrent reads that the receiver may do through its mapping.
+        let mut bounce = [0u8; BOUNCE_SIZE];
+        self.access(buffer, offset, len, |page, in_page, chunk, _done| {
+            let mut copied = 0;
+            while copied < chunk {
+                let n = (chunk - copied).min(BOUNCE_SIZE);
+                reader.read_slice(&mut bounce[..n])?;
+                // SAFETY: `bounce` is valid for reading `n` bytes and is not in the pages. No
+                // kernel code accesses the bytes written meanwhile, see `access`; user space
+                // may, which `write_raw` allows.
+                unsafe { page.write_raw(bounce.as_ptr(), in_page + copied, n)? };
+                copied += n;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads a value at `offset` of the buffer (object translation in place).
+    ///
+    /// `EINVAL` as for [`BufferArea::copy_from_user`].
+    pub(crate) fn read<V: FromBytes>(&self, buffer: &Buffer, offset: usize) -> Result<V> {
+        let mut value = MaybeUninit::<V>::uninit();
+        let dst = value.as_mut_ptr().cast::<u8>();
+        self.access(
+            buffer,
+            offset,
+            core::mem::size_of::<V>(),
+            |page, in_page, chunk, done| {
+                // SAFETY: `dst + done` is valid for writing `chunk` bytes, since
+                // `done + chunk <= size_of::<V>()`, and is not in the pages. No kernel code
+                // accesses the bytes read meanwhile, see `access`; user space may, which
+                // `read_raw` allows.
+                unsafe { page.read_raw(dst.add(done), in_page, chunk) }
+            },
+        )?;
+        // SAFETY: `access` returned `Ok`, so all `size_of::<V>()` bytes were written, from page
+        // memory, whose bytes are all initialised; every bit pattern is a valid `V`.
+        Ok(unsafe { value.assume_init() })
+    }
+
+    /// Writes `value` at `offset` of the buffer (object translation in place).
+    ///
+    /// `EINVAL` as for [`BufferArea::copy_from_user`].
+    pub(crate) fn write<V: AsBytes>(&self, buffer: &Buffer, offset: usize, value: &V) -> Result {
+        let src = core::ptr::from_ref(value).cast::<u8>();
+        self.access(
+            buffer,
+            offset,
+            core::mem::size_of::<V>(),
+            |page, in_page, chunk, done| {
+                // SAFETY: `src + done` is valid for reading `chunk` bytes, since
+                // `done + chunk <= size_of::<V>()`, and they are initialised (`V: AsBytes`) and
+                // not in the pages. No kernel code accesses the bytes written meanwhile, see
+                // `access`; user space may, which `write_raw` allows.
+                unsafe { page.write_raw(src.add(done), in_page, chunk) }
+            },
+        )
+    }
+
+    /// Calls `f(page, offset in page, length, bytes done before)` for each page of
+    /// `[offset, offset + len)` of `buffer`, with no lock held.
+    ///
+    /// While `f` runs, no other kernel code accesses these bytes: they belong to `buffer`, which
+    /// is in use and not freeable by user space (checked here), and only its holder accesses
+    /// them, on one thread (`Buffer` is not `Sync`); it cannot be freed meanwhile (that takes
+    /// the `Buffer` by value, or user space after `set_user_may_free(&buffer)`, which the holder
+    /// is not running), and a release meanwhile leaves the pages to this access.
+    fn access(
+        &self,
+        buffer: &Buffer,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(&Page, usize, usize, usize) -> Result,
+    ) -> Result {
+        let end = offset.checked_add(len).ok_or(EINVAL)?;
+        if end > buffer.size {
+            return Err(EINVAL);
+        }
+        {
+            let mut inner = self.inner.lock();
+            let owned = match &inner.state {
+                State::Mapped { allocator, .. } => allocator.kernel_owned_size(buffer.range),
+                _ => None,
+            };
+            if owned != Some(buffer.size) {
+                return Err(EINVAL);
+            }
+            inner.accessors += 1;
+        }
+        let result = self.access_pages(buffer.range.offset + offset, len, &mut f);
+        let pages = {
+            let mut inner = self.inner.lock();
+            inner.accessors -= 1;
+            if inner.accessors == 0 && matches!(inner.state, State::Released) {
+                inner.installed = 0;
+                core::mem::take(&mut inner.pages)
+            } else {
+                KVec::new()
+            }
+        };
+        // Freed with the lock released.
+        drop(pages);
+        result
+    }
+
+    /// The loop of [`BufferArea::access`]: `start` is an offset in the area.
+    fn access_pages(
+        &self,
+        start: usize,
+        len: usize,
+        f: &mut impl FnMut(&Page, usize, usize, usize) -> Result,
+    ) -> Result {
+        let mut done = 0;
+        while done < len {
+            let at = start + done;
+            let in_page = at % PAGE_SIZE;
+            let chunk = (PAGE_SIZE - in_page).min(len - done);
+            let raw = self
+                .inner
+                .lock()
+                .pages
+                .get(at / PAGE_SIZE)
+                .and_then(|slot| slot.as_ref())
+                .map(Page::as_ptr)
+                .and_then(NonNull::new);
+            let Some(raw) = raw else {
+                // `reserve` installed every page of the buffer before returning it.
+                pr_err!("binder-lite: a page of a buffer in use is not installed\n");
+                return Err(EFAULT);
+            };
+            // SAFETY: The page is in `pages`, which is not freed while `accessors` counts this
+            // access (see `access`), and `page` does not outlive it.
+            let page = unsafe { BorrowedPage::from_raw(raw) };
+            f(&page, in_page, chunk, done)?;
+            done += chunk;
+        }
+        Ok(())
+    }
+
+    /// The address user space sees for the buffer's data (`BR_TRANSACTION`'s
+    /// `data.ptr.buffer`); the offsets are at `user_address + offsets_offset()`.
+    pub(crate) fn user_address(&self, buffer: &Buffer) -> u64 {
+        buffer.user_address
+    }
+
+    /// `BC_FREE_BUFFER`: frees the buffer whose data is at the user address `address`, if user
+    /// space may free it now, and returns its `T`. The range is free once this returns: `T`
+    /// must own whatever the buffer's objects hold.
+    ///
+    /// The C binder's answers: a buffer it never allocated, one freed already or an address
+    /// inside a buffer is no match (here `ENOENT`); a buffer not delivered yet, or being freed,
+    /// is refused (`EPERM`). The C binder logs both as user errors and goes on with the next
+    /// command, the caller should too.
+    pub(crate) fn free_by_user_address(&self, address: u64) -> Result<T> {
+        let mut inner = self.inner.lock();
+        let State::Mapped {
+            mapping, allocator, ..
+        } = &mut inner.state
+        else {
+            return Err(ENOENT);
+        };
+        let offset = usize::try_from(address)
+            .ok()
+            .and_then(|address| address.checked_sub(mapping.start))
+            .ok_or(ENOENT)?;
+        allocator.free_by_user(offset).map_err(|e| match e {
+            UserFreeError::NoMatch => ENOENT,
+            UserFreeError::NotAllowed => EPERM,
+        })
+    }
+
+    /// Frees a buffer the kernel owns (a failed transaction, process teardown) and returns its
+    /// `T`; `None` if it was freed already (by user space, or by [`BufferArea::release`]).
+    pub(crate) fn free(&self, buffer: Buffer) -> Option<T> {
+        match &mut self.inner.lock().state {
+            State::Mapped { allocator, .. } => allocator.free(buffer.range),
+            _ => None,
+        }
+    }
+
+    /// Lets user space free the buffer (when it is delivered). The kernel may no longer read
+    /// or write it.
+    pub(crate) fn set_user_may_free(&self, buffer: &Buffer) {
+        if let State::Mapped { allocator, .. } = &mut self.inner.lock().state {
+            allocator.set_user_may_free(buffer.range);
+        }
+    }
+
+    /// Counts for the observable state: bytes in use, free bytes, buffers, pages installed.
+    pub(crate) fn stats(&self) -> BufferStats {
+        let inner = self.inner.lock();
+        match &inner.state {
+            State::Mapped { allocator, .. } => {
+                let ranges = allocator.stats();
+                BufferStats {
+                    size: ranges.used_bytes + ranges.free_bytes,
+                    ranges,
+                    pages: inner.installed,
+                }
+            }
+            _ => BufferStats {
+                pages: inner.installed,
+                ..BufferStats::default()
+            },
+        }
+    }
+
+    /// At release: frees every buffer and page, and returns the `T`s for the driver to tear
+    /// down. Nothing can be reserved afterwards (`ESRCH`). If the vector of `T`s cannot be
+    /// allocated, they are dropped here instead.
+    pub(crate) fn release(&self) -> KVec<T> {
+        let (state, pages) = {
+            let mut inner = self.inner.lock();
+            let state = core::mem::replace(&mut inner.state, State::Released);
+            let pages = if inner.accessors == 0 {
+                inner.installed = 0;
+                core::mem::take(&mut inner.pages)
+            } else {
+                // The last access frees them.
+                KVec::new()
+            };
+            (state, pages)
+        };
+        drop(pages);
+        let State::Mapped { mm, allocator, .. } = state else {
+            return KVec::new();
+        };
+        // The mm is dropped (`mmdrop`, which may sleep) with no lock held.
+        drop(mm);
+        let count = allocator.stats().used_ranges;
+        let mut data = KVec::with_capacity(count, GFP_KERNEL).unwrap_or_else(|_| KVec::new());
+        for item in allocator.into_used() {
+            // Cannot fail when the capacity was allocated; otherwise `item` is dropped.
+            let _ = data.push(item, GFP_NOWAIT | __GFP_NOWARN);
+        }
+        data
+    }
+}
