@@ -1,6 +1,7 @@
 //! The checks. Each opens its own files of the device, so each is a new binder process; each
 //! spawned thread is a new binder thread.
 
+use crate::client::become_manager;
 use crate::proto::{self, *};
 use crate::{Check, Record};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -216,18 +217,6 @@ fn context_manager_is_exclusive(path: &str, rec: &mut Record) -> Result<(), Stri
     rec.expect("_EXT after the manager closed", outcome(r), "ok".into())
 }
 
-/// Makes `fd` the context manager, waiting for the C binder to release an earlier one.
-fn become_manager(fd: &Fd) -> Result<(), i32> {
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let r = fd.ioctl(BINDER_SET_CONTEXT_MGR, &mut 0i32);
-        if r != Err(libc::EBUSY) || Instant::now() > deadline {
-            return r;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn node_info_for_ref(path: &str, rec: &mut Record) -> Result<(), String> {
     let fd = proto::open(path)?;
     let mut info = [0u32; 6];
@@ -322,6 +311,7 @@ fn unknown_commands(path: &str, rec: &mut Record) -> Result<(), String> {
     for (name, cmd) in [
         ("0x12345678", 0x1234_5678),
         ("BC_ATTEMPT_ACQUIRE", BC_ATTEMPT_ACQUIRE),
+        ("BC_ACQUIRE_RESULT", BC_ACQUIRE_RESULT),
     ] {
         let ret = Call {
             write: &[BC_ENTER_LOOPER, cmd, BC_EXIT_LOOPER],

@@ -1,6 +1,6 @@
 //! The binder protocol of `include/uapi/linux/android/binder.h`, as user space issues it.
 
-use vmtest::fd::{errno, ioc, Fd, IOC_NONE, IOC_READWRITE, IOC_WRITE};
+use vmtest::fd::{errno, ioc, Fd, IOC_NONE, IOC_READ, IOC_READWRITE, IOC_WRITE};
 
 /// `_IO(kind, nr)`.
 const fn io(kind: u8, nr: u8) -> u32 {
@@ -17,6 +17,8 @@ pub const BINDER_GET_NODE_INFO_FOR_REF: libc::c_ulong = ioc(IOC_READWRITE, b'b',
 pub const BINDER_SET_CONTEXT_MGR_EXT: libc::c_ulong = ioc(IOC_WRITE, b'b', 13, 24);
 pub const BINDER_ENABLE_ONEWAY_SPAM_DETECTION: libc::c_ulong = ioc(IOC_WRITE, b'b', 16, 4);
 pub const BINDER_GET_EXTENDED_ERROR: libc::c_ulong = ioc(IOC_READWRITE, b'b', 17, 12);
+pub const BINDER_FREEZE: libc::c_ulong = ioc(IOC_WRITE, b'b', 14, 12);
+pub const BINDER_GET_FROZEN_INFO: libc::c_ulong = ioc(IOC_READWRITE, b'b', 15, 12);
 /// `_IOWR('b', 1, struct binderfs_device)` of `include/uapi/linux/android/binderfs.h`.
 pub const BINDER_CTL_ADD: libc::c_ulong = ioc(IOC_READWRITE, b'b', 1, 264);
 
@@ -26,14 +28,91 @@ pub const MAP_1M: usize = (1 << 20) - 2 * 4096;
 /// The protocol version of 64-bit binder.
 pub const PROTOCOL_VERSION: i32 = 8;
 
+/// `_IOR(kind, nr, size)` as a 32-bit binder return code.
+const fn ior(kind: u8, nr: u8, size: u32) -> u32 {
+    ioc(IOC_READ, kind, nr, size) as u32
+}
+
+/// `_IOW(kind, nr, size)` as a 32-bit binder command code.
+const fn iow(kind: u8, nr: u8, size: u32) -> u32 {
+    ioc(IOC_WRITE, kind, nr, size) as u32
+}
+
+/// `struct binder_transaction_data`.
+const TXN_SIZE: u32 = 64;
+/// `struct binder_transaction_data_sg`.
+const TXN_SG_SIZE: u32 = 72;
+/// `struct binder_ptr_cookie`.
+const PTR_COOKIE_SIZE: u32 = 16;
+/// `struct binder_handle_cookie` (packed).
+const HANDLE_COOKIE_SIZE: u32 = 12;
+
+pub const BR_ERROR: u32 = ior(b'r', 0, 4);
 pub const BR_OK: u32 = io(b'r', 1);
+pub const BR_TRANSACTION_SEC_CTX: u32 = ior(b'r', 2, TXN_SIZE + 8);
+pub const BR_TRANSACTION: u32 = ior(b'r', 2, TXN_SIZE);
+pub const BR_REPLY: u32 = ior(b'r', 3, TXN_SIZE);
+pub const BR_DEAD_REPLY: u32 = io(b'r', 5);
+pub const BR_TRANSACTION_COMPLETE: u32 = io(b'r', 6);
+pub const BR_INCREFS: u32 = ior(b'r', 7, PTR_COOKIE_SIZE);
+pub const BR_ACQUIRE: u32 = ior(b'r', 8, PTR_COOKIE_SIZE);
+pub const BR_RELEASE: u32 = ior(b'r', 9, PTR_COOKIE_SIZE);
+pub const BR_DECREFS: u32 = ior(b'r', 10, PTR_COOKIE_SIZE);
 pub const BR_NOOP: u32 = io(b'r', 12);
 pub const BR_SPAWN_LOOPER: u32 = io(b'r', 13);
+pub const BR_FINISHED: u32 = io(b'r', 14);
+pub const BR_DEAD_BINDER: u32 = ior(b'r', 15, 8);
+pub const BR_CLEAR_DEATH_NOTIFICATION_DONE: u32 = ior(b'r', 16, 8);
+pub const BR_FAILED_REPLY: u32 = io(b'r', 17);
+pub const BR_FROZEN_REPLY: u32 = io(b'r', 18);
+pub const BR_ONEWAY_SPAM_SUSPECT: u32 = io(b'r', 19);
+pub const BR_TRANSACTION_PENDING_FROZEN: u32 = io(b'r', 20);
+pub const BR_FROZEN_BINDER: u32 = ior(b'r', 21, 16);
+pub const BR_CLEAR_FREEZE_NOTIFICATION_DONE: u32 = ior(b'r', 22, 8);
+
+pub const BC_TRANSACTION: u32 = iow(b'c', 0, TXN_SIZE);
+pub const BC_REPLY: u32 = iow(b'c', 1, TXN_SIZE);
+/// Refused by the C binder.
+pub const BC_ACQUIRE_RESULT: u32 = iow(b'c', 2, 4);
+pub const BC_FREE_BUFFER: u32 = iow(b'c', 3, 8);
+pub const BC_INCREFS: u32 = iow(b'c', 4, 4);
+pub const BC_ACQUIRE: u32 = iow(b'c', 5, 4);
+pub const BC_RELEASE: u32 = iow(b'c', 6, 4);
+pub const BC_DECREFS: u32 = iow(b'c', 7, 4);
+pub const BC_INCREFS_DONE: u32 = iow(b'c', 8, PTR_COOKIE_SIZE);
+pub const BC_ACQUIRE_DONE: u32 = iow(b'c', 9, PTR_COOKIE_SIZE);
 /// `_IOW('c', 10, struct binder_pri_desc)`: refused by the C binder.
-pub const BC_ATTEMPT_ACQUIRE: u32 = ioc(IOC_WRITE, b'c', 10, 8) as u32;
+pub const BC_ATTEMPT_ACQUIRE: u32 = iow(b'c', 10, 8);
 pub const BC_REGISTER_LOOPER: u32 = io(b'c', 11);
 pub const BC_ENTER_LOOPER: u32 = io(b'c', 12);
 pub const BC_EXIT_LOOPER: u32 = io(b'c', 13);
+pub const BC_REQUEST_DEATH_NOTIFICATION: u32 = iow(b'c', 14, HANDLE_COOKIE_SIZE);
+pub const BC_CLEAR_DEATH_NOTIFICATION: u32 = iow(b'c', 15, HANDLE_COOKIE_SIZE);
+pub const BC_DEAD_BINDER_DONE: u32 = iow(b'c', 16, 8);
+pub const BC_TRANSACTION_SG: u32 = iow(b'c', 17, TXN_SG_SIZE);
+pub const BC_REPLY_SG: u32 = iow(b'c', 18, TXN_SG_SIZE);
+pub const BC_REQUEST_FREEZE_NOTIFICATION: u32 = iow(b'c', 19, HANDLE_COOKIE_SIZE);
+pub const BC_CLEAR_FREEZE_NOTIFICATION: u32 = iow(b'c', 20, HANDLE_COOKIE_SIZE);
+pub const BC_FREEZE_NOTIFICATION_DONE: u32 = iow(b'c', 21, 8);
+
+/// `B_PACK_CHARS(c1, c2, c3, B_TYPE_LARGE)`: the type of a flattened object.
+const fn object_type(c1: u8, c2: u8, c3: u8) -> u32 {
+    (c1 as u32) << 24 | (c2 as u32) << 16 | (c3 as u32) << 8 | 0x85
+}
+
+pub const BINDER_TYPE_BINDER: u32 = object_type(b's', b'b', b'*');
+pub const BINDER_TYPE_WEAK_BINDER: u32 = object_type(b'w', b'b', b'*');
+pub const BINDER_TYPE_HANDLE: u32 = object_type(b's', b'h', b'*');
+pub const BINDER_TYPE_WEAK_HANDLE: u32 = object_type(b'w', b'h', b'*');
+pub const BINDER_TYPE_FD: u32 = object_type(b'f', b'd', b'*');
+pub const BINDER_TYPE_FDA: u32 = object_type(b'f', b'd', b'a');
+pub const BINDER_TYPE_PTR: u32 = object_type(b'p', b't', b'*');
+
+pub const FLAT_BINDER_FLAG_ACCEPTS_FDS: u32 = 0x100;
+pub const FLAT_BINDER_FLAG_TXN_SECURITY_CTX: u32 = 0x1000;
+
+pub const TF_ONE_WAY: u32 = 0x01;
+pub const TF_ACCEPT_FDS: u32 = 0x10;
 
 /// `struct binder_write_read`.
 #[repr(C)]
@@ -47,14 +126,141 @@ pub struct WriteRead {
     pub read_buffer: u64,
 }
 
-/// `struct flat_binder_object`, here only the argument of `BINDER_SET_CONTEXT_MGR_EXT`.
+/// `struct flat_binder_object`: a binder or a handle in a transaction, and the argument of
+/// `BINDER_SET_CONTEXT_MGR_EXT`. `binder` is also the handle (in its low 32 bits).
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FlatBinderObject {
     pub kind: u32,
     pub flags: u32,
     pub binder: u64,
     pub cookie: u64,
+}
+
+impl FlatBinderObject {
+    /// The size of the object in a transaction's data.
+    pub const SIZE: usize = 24;
+
+    /// A local binder object (`BINDER_TYPE_BINDER` or `_WEAK_BINDER`).
+    pub fn binder(strong: bool, ptr: u64, cookie: u64) -> Self {
+        let kind = if strong {
+            BINDER_TYPE_BINDER
+        } else {
+            BINDER_TYPE_WEAK_BINDER
+        };
+        FlatBinderObject {
+            kind,
+            flags: FLAT_BINDER_FLAG_ACCEPTS_FDS,
+            binder: ptr,
+            cookie,
+        }
+    }
+
+    /// A reference object (`BINDER_TYPE_HANDLE` or `_WEAK_HANDLE`).
+    pub fn handle(strong: bool, handle: u32) -> Self {
+        let kind = if strong {
+            BINDER_TYPE_HANDLE
+        } else {
+            BINDER_TYPE_WEAK_HANDLE
+        };
+        FlatBinderObject {
+            kind,
+            flags: FLAT_BINDER_FLAG_ACCEPTS_FDS,
+            binder: handle.into(),
+            cookie: 0,
+        }
+    }
+
+    /// The object's bytes, as it is laid out in a transaction.
+    pub fn to_bytes(self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.kind.to_ne_bytes());
+        v.extend_from_slice(&self.flags.to_ne_bytes());
+        v.extend_from_slice(&self.binder.to_ne_bytes());
+        v.extend_from_slice(&self.cookie.to_ne_bytes());
+        v
+    }
+
+    /// The object at the start of `b`, if `b` is long enough.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        Some(FlatBinderObject {
+            kind: u32::from_ne_bytes(b.get(0..4)?.try_into().ok()?),
+            flags: u32::from_ne_bytes(b.get(4..8)?.try_into().ok()?),
+            binder: u64::from_ne_bytes(b.get(8..16)?.try_into().ok()?),
+            cookie: u64::from_ne_bytes(b.get(16..24)?.try_into().ok()?),
+        })
+    }
+
+    /// The name of the object's type, for records.
+    pub fn kind_name(&self) -> String {
+        match self.kind {
+            BINDER_TYPE_BINDER => "BINDER".into(),
+            BINDER_TYPE_WEAK_BINDER => "WEAK_BINDER".into(),
+            BINDER_TYPE_HANDLE => "HANDLE".into(),
+            BINDER_TYPE_WEAK_HANDLE => "WEAK_HANDLE".into(),
+            other => format!("{other:#x}"),
+        }
+    }
+}
+
+/// `struct binder_transaction_data` as user space writes it after `BC_TRANSACTION`/`BC_REPLY`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TransactionData {
+    /// The handle (in the low 32 bits) or, received, the node's pointer.
+    pub target: u64,
+    pub cookie: u64,
+    pub code: u32,
+    pub flags: u32,
+    pub sender_pid: i32,
+    pub sender_euid: u32,
+    pub data_size: u64,
+    pub offsets_size: u64,
+    pub buffer: u64,
+    pub offsets: u64,
+}
+
+impl TransactionData {
+    /// The size of the structure.
+    pub const SIZE: usize = TXN_SIZE as usize;
+
+    /// The structure's bytes.
+    pub fn to_bytes(self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.target.to_ne_bytes());
+        v.extend_from_slice(&self.cookie.to_ne_bytes());
+        v.extend_from_slice(&self.code.to_ne_bytes());
+        v.extend_from_slice(&self.flags.to_ne_bytes());
+        v.extend_from_slice(&self.sender_pid.to_ne_bytes());
+        v.extend_from_slice(&self.sender_euid.to_ne_bytes());
+        v.extend_from_slice(&self.data_size.to_ne_bytes());
+        v.extend_from_slice(&self.offsets_size.to_ne_bytes());
+        v.extend_from_slice(&self.buffer.to_ne_bytes());
+        v.extend_from_slice(&self.offsets.to_ne_bytes());
+        v
+    }
+
+    /// The structure at the start of `b`, if `b` is long enough.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        let u32_at = |o: usize| -> Option<u32> {
+            Some(u32::from_ne_bytes(b.get(o..o + 4)?.try_into().ok()?))
+        };
+        let u64_at = |o: usize| -> Option<u64> {
+            Some(u64::from_ne_bytes(b.get(o..o + 8)?.try_into().ok()?))
+        };
+        Some(TransactionData {
+            target: u64_at(0)?,
+            cookie: u64_at(8)?,
+            code: u32_at(16)?,
+            flags: u32_at(20)?,
+            sender_pid: u32_at(24)? as i32,
+            sender_euid: u32_at(28)?,
+            data_size: u64_at(32)?,
+            offsets_size: u64_at(40)?,
+            buffer: u64_at(48)?,
+            offsets: u64_at(56)?,
+        })
+    }
 }
 
 /// `struct binderfs_device`.
@@ -77,6 +283,10 @@ pub fn errno_name(e: i32) -> String {
         libc::EBUSY => "EBUSY",
         libc::EINVAL => "EINVAL",
         libc::ENOTTY => "ENOTTY",
+        libc::ENOSPC => "ENOSPC",
+        libc::ESRCH => "ESRCH",
+        libc::EPROTO => "EPROTO",
+        libc::ENOENT => "ENOENT",
         _ => return format!("errno {e}"),
     };
     name.to_string()

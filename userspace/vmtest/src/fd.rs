@@ -46,6 +46,11 @@ impl Fd {
         Ok(Fd(fd))
     }
 
+    /// Takes ownership of an open descriptor.
+    pub fn from_raw(fd: libc::c_int) -> Fd {
+        Fd(fd)
+    }
+
     /// The raw descriptor, for calls this type does not wrap.
     pub fn raw(&self) -> libc::c_int {
         self.0

@@ -30,6 +30,12 @@ impl Ktap {
         }
     }
 
+    /// Reports one test as skipped, with the reason.
+    pub fn skip(&mut self, name: &str, why: &str) {
+        self.number += 1;
+        println!("ok {} {name} # SKIP {why}", self.number);
+    }
+
     /// Exit status for the program: 0 when every test passed.
     pub fn exit_code(&self) -> i32 {
         i32::from(self.failed > 0)
