@@ -15,6 +15,7 @@ use core::hint::black_box;
 use kernel::{
     bitmap::{self, Bitmap, BitmapVec},
     c_str,
+    cred::{Credential, Kuid},
     id_pool::{self, Grow, IdPool, PoolResizer, ReallocRequest, Shrink, UnusedId},
     miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
@@ -25,6 +26,7 @@ use kernel::{
     page::{self, BorrowedPage, Page, Pages},
     prelude::*,
     sync::lock::{spinlock::SpinLockBackend, Guard},
+    task::Task,
     types::ARef,
 };
 
@@ -212,6 +214,25 @@ fn mms() {
     keep(VmaNew::executable as fn(_) -> _);
 }
 
+fn tasks() {
+    keep(Kuid::current_euid as fn() -> _);
+    keep(Kuid::from_raw as fn(_) -> _);
+    keep(Kuid::into_raw as fn(_) -> _);
+    keep(Kuid::into_uid_in_current_ns as fn(_) -> _);
+    keep(Credential::from_ptr as unsafe fn(_) -> _);
+    keep(Credential::as_ptr as fn(_) -> _);
+    keep(Credential::euid as fn(_) -> _);
+    keep(Credential::uid as fn(_) -> _);
+    keep(Task::current as unsafe fn() -> _);
+    keep(Task::group_leader as fn(_) -> _);
+    keep(Task::pid as fn(_) -> _);
+    keep(Task::signal_pending as fn(_) -> _);
+    keep(Task::wake_up as fn(_));
+    keep(Task::uid as fn(_) -> _);
+    keep(Task::euid as fn(_) -> _);
+    keep(Task::get_cred as fn(_) -> _);
+}
+
 #[cfg(CONFIG_KUNIT = "y")]
 fn kunit_helpers() {
     use kernel::mm::kunit::{self, MixedMapHook, TestFileMapping, TestMmapHook};
@@ -274,6 +295,7 @@ impl kernel::Module for AllExports {
         id_pools();
         pages();
         mms();
+        tasks();
         #[cfg(CONFIG_KUNIT = "y")]
         kunit_helpers();
         keep(MiscDeviceFileOps::<Device>::as_raw as fn(_) -> _);
@@ -287,6 +309,10 @@ impl kernel::Module for AllExports {
         let mut bits = BitmapVec::<1>::new(100, GFP_KERNEL)?;
         bits.set_bit(42)?;
         if bits.next_bit(0) != Some(42) {
+            return Err(EINVAL);
+        }
+        let cred: ARef<Credential> = current!().get_cred();
+        if cred.euid() != Kuid::current_euid() {
             return Err(EINVAL);
         }
         let mut page = Page::alloc_page(GFP_KERNEL)?;
