@@ -24,6 +24,7 @@ use kernel::{
         Mm, MmWithUser, MmWithUserAsync, MmapReadGuard, MmapWriteGuard,
     },
     page::{self, BorrowedPage, Page, Pages},
+    pid_namespace::PidNamespace,
     prelude::*,
     sync::lock::{spinlock::SpinLockBackend, Guard},
     task::Task,
@@ -223,6 +224,8 @@ fn tasks() {
     keep(Credential::as_ptr as fn(_) -> _);
     keep(Credential::euid as fn(_) -> _);
     keep(Credential::uid as fn(_) -> _);
+    keep(PidNamespace::from_ptr as unsafe fn(_) -> _);
+    keep(PidNamespace::as_ptr as fn(_) -> _);
     keep(Task::current as unsafe fn() -> _);
     keep(Task::group_leader as fn(_) -> _);
     keep(Task::pid as fn(_) -> _);
@@ -231,6 +234,8 @@ fn tasks() {
     keep(Task::uid as fn(_) -> _);
     keep(Task::euid as fn(_) -> _);
     keep(Task::get_cred as fn(_) -> _);
+    keep(Task::tgid_nr_ns as fn(_, _) -> _);
+    keep(Task::get_pid_ns as fn(_) -> _);
 }
 
 #[cfg(CONFIG_KUNIT = "y")]
