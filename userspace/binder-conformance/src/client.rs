@@ -41,6 +41,16 @@ impl Binder {
         })
     }
 
+    /// Opens the device at `path` without mapping a buffer area: transactions to this
+    /// process cannot be delivered.
+    pub fn open_unmapped(path: &str) -> Result<Binder, String> {
+        Ok(Binder {
+            fd: proto::open(path)?,
+            map: 0,
+            len: 0,
+        })
+    }
+
     /// The size of the buffer area.
     pub fn area_size(&self) -> usize {
         self.len
@@ -296,7 +306,9 @@ impl Binder {
 
 impl Drop for Binder {
     fn drop(&mut self) {
-        let _ = proto::munmap(self.map, self.len);
+        if self.len > 0 {
+            let _ = proto::munmap(self.map, self.len);
+        }
     }
 }
 

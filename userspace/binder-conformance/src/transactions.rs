@@ -798,6 +798,196 @@ fn oneway_calls_arrive_in_order_one_at_a_time(path: &str, rec: &mut Record) -> R
     rec.expect("codes in order", codes, vec![10, 11, 12, 13, 14])
 }
 
+fn transactions_to_a_process_without_mapping(path: &str, rec: &mut Record) -> Result<(), String> {
+    let broker = Broker::start(path)?;
+    let server = Binder::open_unmapped(path)?;
+    let client = Binder::open(path)?;
+    // The broker gets the server's node, but its reply has nowhere to go.
+    let node = FlatBinderObject::binder(true, NODE_S.0, NODE_S.1);
+    let rets = server.call(0, client::broker::ADD, 0, &Parcel::object(node))?;
+    rec.expect(
+        "server saw",
+        names(&rets),
+        vec![
+            "BR_INCREFS".into(),
+            "BR_ACQUIRE".into(),
+            "BR_TRANSACTION_COMPLETE".into(),
+            "BR_DEAD_REPLY".into(),
+        ],
+    )?;
+    let ee = server.extended_error();
+    rec.expect(
+        "server's extended error",
+        ee,
+        Ok((BR_DEAD_REPLY, -libc::ESRCH)),
+    )?;
+    server.ack_node_work(&rets)?;
+    let handle = broker.lookup(&client, 1)?;
+    for flags in [0, TF_ONE_WAY] {
+        let rets = client.call(handle, 1, flags, &Parcel::bytes(b"anyone?"))?;
+        let what = format!("call, flags {flags:#x}");
+        rec.expect(&what, names(&rets), vec!["BR_DEAD_REPLY".into()])?;
+        let ee = client.extended_error();
+        rec.expect("extended error", ee, Ok((BR_DEAD_REPLY, -libc::ESRCH)))?;
+    }
+    Ok(())
+}
+
+/// Serves calls on a looper thread of `server`: answers each with its payload reversed, until
+/// a one-way call with code [`STOP`]. Returns how many it answered.
+fn serve_until_stop(server: &Binder) -> Result<usize, String> {
+    let mut answered = 0;
+    let mut cmds = Commands::new().enter_looper();
+    let mut reply;
+    loop {
+        let is_txn = |r: &Ret| matches!(r, Ret::Transaction(_));
+        let rets = server.wait_for(&cmds, "BR_TRANSACTION", is_txn)?;
+        let t = first_txn(&rets).ok_or("no transaction")?;
+        if t.data.code == STOP {
+            server.write(&Commands::new().free_buffer(t.data.buffer))?;
+            return Ok(answered);
+        }
+        reply = Parcel::bytes(&t.bytes.iter().rev().copied().collect::<Vec<u8>>());
+        let done = |r: &Ret| matches!(r, Ret::TransactionComplete | Ret::FailedReply);
+        let answer = Commands::new().free_buffer(t.data.buffer).reply(0, &reply);
+        server.wait_for(&answer, "BR_TRANSACTION_COMPLETE", done)?;
+        answered += 1;
+        cmds = Commands::new();
+    }
+}
+
+/// The code of the call that ends [`serve_until_stop`].
+const STOP: u32 = 99;
+
+fn concurrent_calls(path: &str, rec: &mut Record) -> Result<(), String> {
+    const SERVERS: usize = 2;
+    const CALLERS: u8 = 3;
+    const CALLS: u8 = 10;
+    let p = Pair::new(path, 0)?;
+    thread::scope(|s| -> Result<(), String> {
+        let servers: Vec<_> = (0..SERVERS)
+            .map(|_| s.spawn(|| serve_until_stop(&p.server)))
+            .collect();
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|c| {
+                let p = &p;
+                s.spawn(move || -> Result<usize, String> {
+                    let mut matched = 0;
+                    for i in 0..CALLS {
+                        let payload: Vec<u8> = (0..16 + i).map(|k| k ^ (c << 5) ^ i).collect();
+                        let rets = p.client.call(p.handle, 1, 0, &Parcel::bytes(&payload))?;
+                        let reply = first_txn(&rets).ok_or("no reply")?;
+                        let reversed: Vec<u8> = payload.iter().rev().copied().collect();
+                        matched += usize::from(reply.bytes == reversed);
+                    }
+                    Ok(matched)
+                })
+            })
+            .collect();
+        let mut matched = 0;
+        for c in callers {
+            matched += c.join().map_err(|_| "a caller panicked")??;
+        }
+        for _ in 0..SERVERS {
+            p.client
+                .call(p.handle, STOP, TF_ONE_WAY, &Parcel::default())?;
+        }
+        let mut answered = 0;
+        for t in servers {
+            answered += t.join().map_err(|_| "a server thread panicked")??;
+        }
+        let calls = usize::from(CALLERS) * usize::from(CALLS);
+        rec.expect("replies that match their calls", matched, calls)?;
+        rec.expect("calls answered", answered, calls)
+    })
+}
+
+fn a_process_dies_with_work_pending(path: &str, rec: &mut Record) -> Result<(), String> {
+    let p = Pair::new(path, 0)?;
+    // The child publishes node A, calls the server, and waits for the reply until it is
+    // killed; meanwhile one-way calls to node A pile up, which it never reads.
+    let path_of_child = path.to_string();
+    let mut child = Child::fork(move |_, to_parent| {
+        let run = || -> Result<(), String> {
+            let b = Binder::open(&path_of_child)?;
+            let parcel = Parcel::object(FlatBinderObject::binder(true, NODE_A.0, NODE_A.1));
+            let rets = b.call(0, client::broker::ADD, 0, &parcel)?;
+            b.ack_node_work(&rets)?;
+            let rets = b.call_keep(
+                0,
+                client::broker::GET,
+                0,
+                &Parcel::bytes(&1u32.to_ne_bytes()),
+            )?;
+            let object = first_txn(&rets).and_then(|t| t.objects().first().copied());
+            let to_server = object.ok_or("GET: no object")?.binder as u32;
+            b.write(&Commands::new().acquire(to_server))?;
+            b.free_replies(&rets)?;
+            to_parent.send(1)?;
+            b.call(to_server, 5, 0, &Parcel::bytes(b"hold on"))?;
+            Ok(())
+        };
+        match run() {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("child: {e}");
+                1
+            }
+        }
+    })?;
+    child.from.recv()?;
+    let to_child = p.broker.lookup(&p.client, 2)?;
+    for i in 0..3u8 {
+        let rets = p.client.call(
+            to_child,
+            20 + u32::from(i),
+            TF_ONE_WAY,
+            &Parcel::bytes(&[i]),
+        )?;
+        rec.expect(
+            "one-way to the child",
+            names(&rets),
+            vec!["BR_TRANSACTION_COMPLETE".into()],
+        )?;
+    }
+    // The server holds the child's call; the child dies.
+    let is_txn = |r: &Ret| matches!(r, Ret::Transaction(_));
+    let rets = p
+        .server
+        .wait_for(&Commands::new().enter_looper(), "BR_TRANSACTION", is_txn)?;
+    let held = first_txn(&rets).ok_or("no transaction")?.clone();
+    rec.note("the child's call", held.describe());
+    child.kill()?;
+    // The answer has nowhere to go: the server's BC_REPLY completes, and that is all.
+    let answer = Parcel::bytes(b"too late");
+    let cmds = Commands::new()
+        .free_buffer(held.data.buffer)
+        .reply(0, &answer);
+    let done = |r: &Ret| {
+        matches!(
+            r,
+            Ret::TransactionComplete | Ret::FailedReply | Ret::DeadReply
+        )
+    };
+    let rets = p.server.wait_for(&cmds, "the reply's outcome", done)?;
+    rec.expect(
+        "server's late reply",
+        names(&rets),
+        vec!["BR_TRANSACTION_COMPLETE".into()],
+    )?;
+    let rets = p.server.read(client::QUIET)?;
+    rec.expect("then the server got", describe_all(&rets), vec![])?;
+    // The child's node is dead.
+    let rets = p.client.call(to_child, 1, 0, &Parcel::default())?;
+    rec.expect(
+        "call the dead child",
+        names(&rets),
+        vec!["BR_DEAD_REPLY".into()],
+    )?;
+    // The server and the client still talk.
+    round_trip(rec, &p, 64, 0)
+}
+
 /// A child process that publishes node A with the broker and then waits: it dies (`_exit`)
 /// when the parent sends 0, or when a call reaches it after the parent sent 2.
 fn service_child(path: &str) -> Result<Child, String> {
@@ -967,6 +1157,21 @@ pub const CHECKS: &[Entry] = &[
         "oneway_calls_arrive_in_order_one_at_a_time",
         &[TRANSACTIONS, NODES_AND_REFS],
         oneway_calls_arrive_in_order_one_at_a_time,
+    ),
+    (
+        "concurrent_calls",
+        &[TRANSACTIONS, NODES_AND_REFS],
+        concurrent_calls,
+    ),
+    (
+        "a_process_dies_with_work_pending",
+        &[TRANSACTIONS, NODES_AND_REFS, DEATH],
+        a_process_dies_with_work_pending,
+    ),
+    (
+        "transactions_to_a_process_without_mapping",
+        &[TRANSACTIONS, NODES_AND_REFS],
+        transactions_to_a_process_without_mapping,
     ),
     (
         "death_notifications",
