@@ -299,7 +299,14 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<Path
     cargo
         .current_dir(&layout.repo)
         .args(["build", "--release", "--target", TARGET])
-        .args(["-p", "vm-selftest", "-p", "binder-conformance"])
+        .args([
+            "-p",
+            "vm-selftest",
+            "-p",
+            "binder-conformance",
+            "-p",
+            "binder-fuzz",
+        ])
         .env(
             "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
             "-C target-feature=+crt-static",
@@ -316,6 +323,7 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<Path
     Ok(vec![
         dir.join("vm-selftest"),
         dir.join("binder-conformance"),
+        dir.join("binder-fuzz"),
     ])
 }
 

@@ -1,0 +1,225 @@
+//! Sequences of calls run on binder-lite and on a C binder device side by side; for the
+//! features binder-lite implements, both must answer the same.
+
+use crate::exec::{errno_allowed, Outcome, World};
+use crate::ops::{self, Feature, Op, SLOTS};
+use crate::rng::Rng;
+use std::time::Duration;
+
+/// What binder-lite implements: the differential mode compares the drivers on calls that use
+/// only these features. Extend it as binder-lite grows.
+pub const SUPPORTED: &[Feature] = &[
+    Feature::Open,
+    Feature::Close,
+    Feature::Mmap,
+    Feature::Version,
+    Feature::MaxThreads,
+    Feature::ContextMgr,
+    Feature::ThreadExit,
+    Feature::NodeInfoForRef,
+    Feature::ExtendedError,
+    Feature::SpamDetection,
+    Feature::UnknownIoctl,
+    Feature::WriteRead,
+    Feature::Looper,
+    Feature::UnknownCommand,
+];
+
+/// A known difference: what, why, and which calls it concerns.
+pub type Known = (&'static str, &'static str, fn(&Op) -> bool);
+
+/// Calls on which the two devices differ for a reason outside the drivers. The comparison
+/// stops before such a call, as the devices' states differ after it.
+pub const KNOWN: &[Known] = &[(
+    "mmap with PROT_EXEC",
+    "binderfs is mounted noexec (SB_I_NOEXEC) and devtmpfs is not: the mm refuses PROT_EXEC \
+     on the C device with EPERM before its driver sees the call",
+    |op| matches!(op, Op::Mmap { prot, .. } if prot & libc::PROT_EXEC != 0),
+)];
+
+fn supported(op: &Op) -> bool {
+    ops::features(op).iter().all(|f| SUPPORTED.contains(f)) && !KNOWN.iter().any(|k| (k.2)(op))
+}
+
+/// How a sequence is made and run.
+#[derive(Clone, Copy)]
+pub struct Mode {
+    /// Only calls whose features are all in [`SUPPORTED`] (else any call).
+    pub restricted: bool,
+    /// Also run on the C binder and compare.
+    pub compare: bool,
+    /// Calls after the preamble.
+    pub length: usize,
+}
+
+/// The calls of the sequence of `seed`.
+pub fn sequence(seed: u64, mode: Mode) -> Vec<Op> {
+    let mut rng = Rng::new(seed);
+    let mut seq = ops::preamble();
+    while seq.len() < mode.length + ops::preamble().len() {
+        let mut op = ops::op(&mut rng, SLOTS);
+        for _ in 0..50 {
+            if !mode.restricted || supported(&op) {
+                break;
+            }
+            op = ops::op(&mut rng, SLOTS);
+        }
+        if !mode.restricted || supported(&op) {
+            seq.push(op);
+        }
+    }
+    seq
+}
+
+/// A failure of one sequence.
+#[derive(Debug)]
+pub struct Failure {
+    /// The index of the failing call.
+    pub index: usize,
+    pub what: String,
+}
+
+/// Counts of a run.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub calls: u64,
+    pub compared: u64,
+    /// Time spent in binder-lite's calls, by kind of call: (kind, calls, time).
+    pub time: Vec<(String, u64, Duration)>,
+}
+
+impl Stats {
+    fn add_time(&mut self, op: &Op, took: Duration) {
+        let kind = match op {
+            Op::Ioctl { request, .. } => crate::uapi::ioctl_name(*request),
+            Op::WriteRead(w) if w.read_size > 0 => "BINDER_WRITE_READ with read".to_string(),
+            Op::WriteRead(_) => "BINDER_WRITE_READ".to_string(),
+            other => format!("{other:?}")
+                .split([' ', '('])
+                .next()
+                .unwrap_or("")
+                .to_string(),
+        };
+        match self.time.iter_mut().find(|(k, ..)| *k == kind) {
+            Some(entry) => {
+                entry.1 += 1;
+                entry.2 += took;
+            }
+            None => self.time.push((kind, 1, took)),
+        }
+    }
+
+    /// The kinds of call that took the most time, as text.
+    pub fn slowest(&mut self) -> String {
+        self.time.sort_by_key(|e| std::cmp::Reverse(e.2));
+        self.time
+            .iter()
+            .take(4)
+            .map(|(k, n, t)| format!("{k}: {n} calls, {:.1} s", t.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// Runs `seq`; `c` is the C binder world when comparing.
+pub fn run(
+    lite: &mut World,
+    mut c: Option<&mut World>,
+    seq: &[Op],
+    stats: &mut Stats,
+    log: bool,
+) -> Result<(), Failure> {
+    let mut tainted = false;
+    let mut manager_unstable = false;
+    let result = (|| {
+        for (index, op) in seq.iter().enumerate() {
+            let comparable = !tainted && supported(op);
+            let c_out = match c.as_deref_mut() {
+                Some(w) if !tainted => Some(w.run(op)),
+                _ => None,
+            };
+            let l_out = lite.run(op);
+            stats.add_time(op, l_out.took);
+            if log {
+                println!("# {index}: {}", ops::describe(op));
+                if let Some(o) = &c_out {
+                    println!("#    c:    {}", o.text);
+                }
+                println!("#    lite: {}", l_out.text);
+            }
+            check_lite(&l_out).map_err(|what| Failure { index, what })?;
+            if let Some(c_out) = &c_out {
+                let unstable = manager_unstable && ops::features(op).contains(&Feature::ContextMgr);
+                if comparable && !unstable && (!c_out.skipped || !l_out.skipped) {
+                    stats.compared += 1;
+                    if c_out.text != l_out.text {
+                        return Err(Failure {
+                            index,
+                            what: format!("C binder: {}\nbinder-lite: {}", c_out.text, l_out.text),
+                        });
+                    }
+                }
+            }
+            if !supported(op) {
+                tainted = true;
+            }
+            if matches!(op, Op::Close(_) | Op::Munmap(_)) {
+                // The C binder releases a process from a work queue: let it finish.
+                manager_unstable = true;
+                if c.is_some() && !tainted {
+                    std::thread::sleep(Duration::from_millis(15));
+                }
+            }
+        }
+        Ok(())
+    })();
+    stats.calls += lite.calls;
+    lite.calls = 0;
+    lite.close_all();
+    if let Some(c) = c {
+        stats.calls += c.calls;
+        c.calls = 0;
+        c.close_all();
+    }
+    result
+}
+
+/// A finding on binder-lite alone: an errno no binder call should give, or a call that did
+/// not return in time (the watchdog interrupts waits every few milliseconds).
+fn check_lite(o: &Outcome) -> Result<(), String> {
+    if let Some(e) = o.errno {
+        if !errno_allowed(e) {
+            return Err(format!("binder-lite returned errno {e}: {}", o.text));
+        }
+    }
+    if o.took > Duration::from_secs(10) {
+        return Err(format!("a call took {:?}: {}", o.took, o.text));
+    }
+    Ok(())
+}
+
+/// Removes calls from `seq` while it still fails; returns the shortest failing sequence found
+/// and its failure.
+pub fn minimize(
+    lite: &mut World,
+    mut c: Option<&mut World>,
+    seq: &[Op],
+    failure: Failure,
+) -> (Vec<Op>, Failure) {
+    let mut best: Vec<Op> = seq[..=failure.index].to_vec();
+    let mut best_failure = failure;
+    let mut stats = Stats::default();
+    let mut j = best.len().saturating_sub(1);
+    while j > 0 {
+        j -= 1;
+        let mut candidate = best.clone();
+        candidate.remove(j);
+        if let Err(f) = run(lite, c.as_deref_mut(), &candidate, &mut stats, false) {
+            candidate.truncate(f.index + 1);
+            best = candidate;
+            best_failure = f;
+            j = j.min(best.len().saturating_sub(1));
+        }
+    }
+    (best, best_failure)
+}

@@ -1,0 +1,295 @@
+//! binder-fuzz: drives binder devices with seeded random sequences of ioctls and mmaps built
+//! from the UAPI, and checks that every call returns a result or an errno the driver may give,
+//! and (differential mode) that binder-lite answers as the C binder does for every feature it
+//! implements. The boot test's kernel turns memory and locking bugs into reports, which fail
+//! the boot stage; this program reports what it can see itself, as KTAP.
+//!
+//! Every sequence is a function of its seed: a failure prints the seed and the sequence,
+//! shrunk to the calls that still fail, and `binder-fuzz --replay SEED --mode MODE` runs that
+//! sequence again, printing every call and both drivers' answers.
+
+mod chaos;
+mod diff;
+mod exec;
+mod ops;
+mod rng;
+mod uapi;
+
+use diff::{Mode, Stats};
+use exec::World;
+use std::time::{Duration, Instant};
+use vmtest::fd::Fd;
+use vmtest::ktap::Ktap;
+
+/// The binder-lite device.
+const LITE: &str = "/dev/binder-lite";
+/// The binderfs instance the VM's `/init` mounts.
+const BINDERFS: &str = "/dev/binderfs";
+/// The C binder device this program adds on binderfs.
+const C_DEVICE: &str = "binder-fuzz";
+
+/// Adds the C binder device on binderfs (or finds it); returns its path.
+fn c_device() -> Result<String, String> {
+    let path = format!("{BINDERFS}/{C_DEVICE}");
+    if std::path::Path::new(&path).exists() {
+        return Ok(path);
+    }
+    let control = Fd::open(&format!("{BINDERFS}/binder-control"))?;
+    let mut dev = [0u8; 264];
+    dev[..C_DEVICE.len()].copy_from_slice(C_DEVICE.as_bytes());
+    control
+        .ioctl(uapi::BINDER_CTL_ADD, &mut dev)
+        .map_err(|e| format!("BINDER_CTL_ADD {C_DEVICE}: errno {e}"))?;
+    Ok(path)
+}
+
+/// How long a call may wait in a driver before the watchdog interrupts it: a read with no
+/// work waits, on both drivers, until a signal comes.
+const WAIT: Duration = Duration::from_millis(5);
+
+/// How much a run does.
+struct Budget {
+    /// Calls of the sequence phases (differential and binder-lite alone), in total.
+    calls: u64,
+    /// Wall-clock limit of each sequence phase.
+    phase_limit: Duration,
+    chaos: chaos::Budget,
+}
+
+impl Budget {
+    /// The short budget of `make test`.
+    fn test() -> Budget {
+        Budget {
+            calls: 20_000,
+            phase_limit: Duration::from_secs(40),
+            chaos: chaos::Budget {
+                processes: 4,
+                threads: 3,
+                duration: Duration::from_secs(15),
+                kills: 50,
+            },
+        }
+    }
+
+    /// The long budget of `make stress`.
+    fn stress() -> Budget {
+        Budget {
+            calls: 1_000_000,
+            phase_limit: Duration::from_secs(1200),
+            chaos: chaos::Budget {
+                processes: 8,
+                threads: 4,
+                duration: Duration::from_secs(600),
+                kills: 1000,
+            },
+        }
+    }
+}
+
+/// The phases of sequences: KTAP name, mode, share of the calls.
+const PHASES: [(&str, Mode, u64); 3] = [
+    (
+        "fuzz_differential_supported_features",
+        Mode {
+            restricted: true,
+            compare: true,
+            length: 30,
+        },
+        40,
+    ),
+    (
+        "fuzz_differential_any_call",
+        Mode {
+            restricted: false,
+            compare: true,
+            length: 30,
+        },
+        20,
+    ),
+    (
+        "fuzz_lite_any_call",
+        Mode {
+            restricted: false,
+            compare: false,
+            length: 60,
+        },
+        40,
+    ),
+];
+
+fn mode_named(name: &str) -> Option<Mode> {
+    let i = ["restricted", "any", "lite"]
+        .iter()
+        .position(|m| *m == name)?;
+    Some(PHASES[i].1)
+}
+
+/// The seed of the `n`-th sequence of a phase.
+fn sequence_seed(base: u64, phase: usize, n: u64) -> u64 {
+    let mut r = rng::Rng::new(base ^ ((phase as u64) << 56) ^ n);
+    r.next()
+}
+
+/// Runs one phase of sequences; returns the counts and the failures (already printed).
+fn phase(
+    index: usize,
+    c_path: Option<&str>,
+    base: u64,
+    calls: u64,
+    limit: Duration,
+) -> (Stats, Vec<String>) {
+    let (name, mode, _) = PHASES[index];
+    let mut stats = Stats::default();
+    let mut failures = Vec::new();
+    let mut lite = World::new(LITE, exec::slots(), 0, false);
+    let mut c = match (mode.compare, c_path) {
+        (true, Some(p)) => Some(World::new(p, exec::slots(), 0, false)),
+        _ => None,
+    };
+    let start = Instant::now();
+    let mut n = 0;
+    while stats.calls < calls && start.elapsed() < limit && failures.len() < 3 {
+        let seed = sequence_seed(base, index, n);
+        n += 1;
+        let seq = diff::sequence(seed, mode);
+        let Err(failure) = diff::run(&mut lite, c.as_mut(), &seq, &mut stats, false) else {
+            continue;
+        };
+        let (min, f) = diff::minimize(&mut lite, c.as_mut(), &seq, failure);
+        // A failure that does not come back is timing (the C binder releases asynchronously).
+        let again = diff::run(&mut lite, c.as_mut(), &min, &mut Stats::default(), false);
+        let mode_name = ["restricted", "any", "lite"][index];
+        println!(
+            "# {name}: sequence seed {seed:#x}{}: shrunk to {} calls:",
+            if again.is_ok() {
+                " (did not fail again: timing?)"
+            } else {
+                ""
+            },
+            min.len()
+        );
+        for (i, op) in min.iter().enumerate() {
+            println!("#   {i}: {}", ops::describe(op));
+        }
+        println!("#   call {} gave:", f.index);
+        for line in f.what.lines() {
+            println!("#     {line}");
+        }
+        println!("#   replay: binder-fuzz --replay {seed:#x} --mode {mode_name}");
+        if again.is_err() {
+            failures.push(format!("sequence seed {seed:#x}"));
+        }
+    }
+    let slowest = stats.slowest();
+    println!(
+        "# {name}: {n} sequences, {} calls, {} compared, {:.1} s (binder-lite's slowest: {slowest})",
+        stats.calls,
+        stats.compared,
+        start.elapsed().as_secs_f64(),
+    );
+    (stats, failures)
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn number(s: &str) -> Option<u64> {
+    s.strip_prefix("0x")
+        .map_or_else(|| s.parse().ok(), |h| u64::from_str_radix(h, 16).ok())
+}
+
+fn replay(args: &[String], seed: u64) -> i32 {
+    let mode = arg(args, "--mode")
+        .and_then(|m| mode_named(&m))
+        .unwrap_or(PHASES[0].1);
+    exec::start_watchdog(WAIT);
+    let c_path = c_device();
+    let mut lite = World::new(LITE, exec::slots(), 0, false);
+    let mut c = match (&c_path, mode.compare) {
+        (Ok(p), true) => Some(World::new(p, exec::slots(), 0, false)),
+        _ => None,
+    };
+    let seq = diff::sequence(seed, mode);
+    let r = diff::run(&mut lite, c.as_mut(), &seq, &mut Stats::default(), true);
+    println!("# {r:?}");
+    i32::from(r.is_err())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(seed) = arg(&args, "--replay").and_then(|s| number(&s)) {
+        std::process::exit(replay(&args, seed));
+    }
+    let mut budget = if args.iter().any(|a| a == "--stress") {
+        Budget::stress()
+    } else {
+        Budget::test()
+    };
+    if let Some(n) = arg(&args, "--calls").and_then(|s| number(&s)) {
+        budget.calls = n;
+    }
+    if let Some(n) = arg(&args, "--chaos-secs").and_then(|s| number(&s)) {
+        budget.chaos.duration = Duration::from_secs(n);
+    }
+    if let Some(n) = arg(&args, "--kills").and_then(|s| number(&s)) {
+        budget.chaos.kills = n;
+    }
+    // A fixed seed by default, so that `make test` runs the same calls every time.
+    let seed = arg(&args, "--seed")
+        .and_then(|s| number(&s))
+        .unwrap_or(0x5eed);
+    let mut ktap = Ktap::new(PHASES.len() + 1);
+    println!("# seed {seed:#x}");
+
+    // Processes first: the parent must have no thread when it forks.
+    let start = Instant::now();
+    let report = chaos::run(LITE, seed, &budget.chaos);
+    println!(
+        "# fuzz_processes_threads_kills: {} processes x {} threads, {} calls, {} kills, \
+         {} processes, {:.1} s",
+        budget.chaos.processes,
+        budget.chaos.threads,
+        report.calls,
+        report.kills,
+        report.spawned,
+        start.elapsed().as_secs_f64()
+    );
+    let chaos_result = if !report.failures.is_empty() {
+        Err(report.failures.join("; "))
+    } else if report.calls == 0 || report.kills == 0 {
+        Err(format!("nothing happened: {report:?}"))
+    } else {
+        Ok(())
+    };
+    ktap.result("fuzz_processes_threads_kills", chaos_result);
+
+    exec::start_watchdog(WAIT);
+    let c_path = c_device();
+    if let Err(e) = &c_path {
+        println!("# no C binder device: {e}");
+    }
+    let mut total = 0;
+    for (i, (name, mode, share)) in PHASES.iter().enumerate() {
+        let calls = budget.calls * share / 100;
+        let (stats, failures) = phase(i, c_path.as_deref().ok(), seed, calls, budget.phase_limit);
+        total += stats.calls;
+        let result = if mode.compare && c_path.is_err() {
+            Err("no C binder device to compare with".to_string())
+        } else if !failures.is_empty() {
+            Err(failures.join("; "))
+        } else if mode.compare && stats.compared == 0 {
+            Err("nothing was compared".to_string())
+        } else {
+            Ok(())
+        };
+        ktap.result(name, result);
+    }
+    println!(
+        "# calls: {} in sequences, {} by processes; {} kills",
+        total, report.calls, report.kills
+    );
+    std::process::exit(ktap.exit_code());
+}
