@@ -223,6 +223,11 @@ pub struct World {
     reserve_unmapped: bool,
     /// Calls that reached the driver.
     pub calls: u64,
+    /// Fault injection: `/proc/thread-self/fail-nth` and the allocation (counted from 1) of
+    /// each ioctl to fail.
+    pub fail_nth: Option<(i32, u32)>,
+    /// Ioctls in which a fault was injected.
+    pub injected: u64,
 }
 
 fn name(e: i32) -> String {
@@ -307,6 +312,8 @@ impl World {
             watched: Watched::register(index),
             reserve_unmapped,
             calls: 0,
+            fail_nth: None,
+            injected: 0,
         }
     }
 
@@ -489,11 +496,14 @@ impl World {
                 let bytes: Vec<u8> = arg.iter().flat_map(|a| a.to_ne_bytes()).collect();
                 self.arena.put(own, &bytes);
                 let addr = self.address(*ptr, own, bytes.len());
+                let fail = self.fail_nth;
                 let (r, _) = self.watched.call(|| {
+                    arm(fail);
                     // SAFETY: the argument is either in our arena, with room for the largest
                     // binder argument, or an address that faults in the kernel.
                     unsafe { libc::ioctl(fd, *request, addr) }
                 });
+                self.injected += u64::from(disarm(fail));
                 result(if r < 0 { Err(errno()) } else { Ok(()) }, &mut text);
                 if r >= 0 && *ptr == Ptr::Own {
                     let mut out = self.arena.get(own, 24);
@@ -639,11 +649,14 @@ impl World {
         if matches!(w.read_ptr, Ptr::Own | Ptr::Misaligned) && w.read_size > (2 * AREA - 8) as u64 {
             bwr[3] = (2 * AREA - 8) as u64;
         }
+        let fail = self.fail_nth;
         let (r, _) = self.watched.call(|| {
+            arm(fail);
             // SAFETY: `bwr` is a valid `binder_write_read`; its read buffer is in our arena,
             // which ends with an inaccessible page, or faults in the kernel.
             unsafe { libc::ioctl(fd, BINDER_WRITE_READ, bwr.as_mut_ptr()) }
         });
+        self.injected += u64::from(disarm(fail));
         let mut text = String::new();
         if r < 0 {
             let e = errno();
@@ -717,6 +730,27 @@ impl World {
                 _ => {}
             }
         }
+    }
+}
+
+/// Makes the `n`-th fault-injection point of this thread's next system call fail.
+fn arm(fail: Option<(i32, u32)>) {
+    if let Some((fd, n)) = fail {
+        let text = [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+        // SAFETY: writes two bytes of a local array to an open file.
+        unsafe { libc::pwrite(fd, text.as_ptr().cast(), 2, 0) };
+    }
+}
+
+/// Whether the armed fault was injected (`fail-nth` reads 0 then); disarms it.
+fn disarm(fail: Option<(i32, u32)>) -> bool {
+    let Some((fd, _)) = fail else { return false };
+    let mut text = [0u8; 16];
+    // SAFETY: reads into and writes from local arrays, with their lengths.
+    unsafe {
+        let n = libc::pread(fd, text.as_mut_ptr().cast(), text.len(), 0);
+        libc::pwrite(fd, b"0".as_ptr().cast(), 1, 0);
+        n > 0 && text[0] == b'0'
     }
 }
 

@@ -9,8 +9,10 @@
 //! sequence again, printing every call and both drivers' answers.
 
 mod chaos;
+mod coverage;
 mod diff;
 mod exec;
+mod fault;
 mod ops;
 mod rng;
 mod uapi;
@@ -54,6 +56,10 @@ struct Budget {
     /// Wall-clock limit of each sequence phase.
     phase_limit: Duration,
     chaos: chaos::Budget,
+    /// Time of each coverage mode (random, then guided), where the kernel has KCOV.
+    coverage: Duration,
+    /// Time of calls with failing allocations, where the kernel can inject them.
+    faults: Duration,
 }
 
 impl Budget {
@@ -68,20 +74,24 @@ impl Budget {
                 duration: Duration::from_secs(15),
                 kills: 50,
             },
+            coverage: Duration::from_secs(20),
+            faults: Duration::from_secs(20),
         }
     }
 
-    /// The long budget of `make stress`.
+    /// The long budget of `make stress`: with the processes' calls, well over a million.
     fn stress() -> Budget {
         Budget {
-            calls: 1_000_000,
-            phase_limit: Duration::from_secs(1200),
+            calls: 200_000,
+            phase_limit: Duration::from_secs(400),
             chaos: chaos::Budget {
                 processes: 8,
                 threads: 4,
                 duration: Duration::from_secs(600),
                 kills: 1000,
             },
+            coverage: Duration::from_secs(120),
+            faults: Duration::from_secs(120),
         }
     }
 }
@@ -190,6 +200,29 @@ fn phase(
     (stats, failures)
 }
 
+/// Random, then coverage-guided sequences for the same time; both must reach binder-lite.
+fn coverage_phase(seed: u64, time: Duration) -> Result<(), String> {
+    let code = coverage::Code::load()?;
+    let random = coverage::run(&code, seed, time, false)?;
+    let guided = coverage::run(&code, seed, time, true)?;
+    println!(
+        "# fuzz_coverage_guided: {:.0} s each: random {} calls, {} binder-lite PCs, {} kernel \
+         crate PCs; guided {} calls, {} binder-lite PCs, {} kernel crate PCs, corpus of {}",
+        time.as_secs_f64(),
+        random.calls,
+        random.driver,
+        random.kernel_crate,
+        guided.calls,
+        guided.driver,
+        guided.kernel_crate,
+        guided.corpus
+    );
+    if random.driver == 0 || guided.driver == 0 {
+        return Err("KCOV saw no binder-lite code (is Rust code instrumented?)".into());
+    }
+    Ok(())
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -223,7 +256,9 @@ fn main() {
     if let Some(seed) = arg(&args, "--replay").and_then(|s| number(&s)) {
         std::process::exit(replay(&args, seed));
     }
-    let mut budget = if args.iter().any(|a| a == "--stress") {
+    let stress = args.iter().any(|a| a == "--stress")
+        || std::env::var("BINDER_FUZZ_BUDGET").is_ok_and(|b| b == "stress");
+    let mut budget = if stress {
         Budget::stress()
     } else {
         Budget::test()
@@ -241,7 +276,9 @@ fn main() {
     let seed = arg(&args, "--seed")
         .and_then(|s| number(&s))
         .unwrap_or(0x5eed);
-    let mut ktap = Ktap::new(PHASES.len() + 1);
+    let kcov = std::path::Path::new(coverage::KCOV).exists();
+    let faults = fault::available();
+    let mut ktap = Ktap::new(PHASES.len() + 1 + usize::from(kcov) + usize::from(faults));
     println!("# seed {seed:#x}");
 
     // Processes first: the parent must have no thread when it forks.
@@ -286,6 +323,31 @@ fn main() {
             Ok(())
         };
         ktap.result(name, result);
+    }
+    if kcov {
+        ktap.result(
+            "fuzz_coverage_guided",
+            coverage_phase(seed, budget.coverage),
+        );
+    }
+    if faults {
+        let start = Instant::now();
+        let r = fault::run(seed, budget.faults).and_then(|r| {
+            println!(
+                "# fuzz_allocation_failures: {} calls, {} with a failed allocation, {} ended \
+                 in ENOMEM or BR_FAILED_REPLY, {:.1} s",
+                r.calls,
+                r.injected,
+                r.failed_cleanly,
+                start.elapsed().as_secs_f64()
+            );
+            total += r.calls;
+            if r.injected == 0 {
+                return Err("no allocation failed".to_string());
+            }
+            Ok(())
+        });
+        ktap.result("fuzz_allocation_failures", r);
     }
     println!(
         "# calls: {} in sequences, {} by processes; {} kills",
