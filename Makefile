@@ -6,7 +6,7 @@
 CARGO ?= $(shell command -v cargo 2>/dev/null || echo $(HOME)/.cargo/bin/cargo)
 HARNESS := target/release/harness
 
-.PHONY: run test bench patches harness series-edit series-regen series-rebase series-check
+.PHONY: run test bench stress patches harness series-edit series-regen series-rebase series-check
 
 # `make test STAGES="build boot"` runs only those stages (see `harness` without arguments).
 STAGES ?=
@@ -14,7 +14,8 @@ STAGES ?=
 test: harness
 	$(HARNESS) test $(STAGES)
 
-run bench patches: harness
+# `make stress`: the long budgets (fuzzer, kills, module cycles) on the stress kernel.
+run bench stress patches: harness
 	$(HARNESS) $@
 
 # Changing the series with git (README, "Changing the series"): a work tree of the base with

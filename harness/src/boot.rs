@@ -40,6 +40,8 @@ pub enum Mode {
     Run,
     /// Load and unload each module; the modules print their measurements.
     Bench,
+    /// As `Test`, with the long budgets of the fuzzer and of the module cycles.
+    Stress,
 }
 
 /// Files to put into an initramfs.
@@ -169,6 +171,8 @@ pub fn run(
         Mode::Test => "console=ttyS0 panic=-1 wb.mode=test",
         Mode::Run => "console=ttyS0 panic=-1 wb.mode=run",
         Mode::Bench => "console=ttyS0 panic=-1 wb.mode=bench kunit.enable=0",
+        // No KASLR: the fuzzer maps KCOV's PCs to /proc/kallsyms's symbols.
+        Mode::Stress => "console=ttyS0 panic=-1 wb.mode=stress kunit.enable=0 nokaslr",
     };
     let outcome = cmd::run_logged(
         qemu(kernel, Some(initrd), append, accel, &results),

@@ -7,6 +7,11 @@ use crate::setup::{MinToolchain, Toolchain};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// `KRUSTFLAGS` of the stress kernel: sanitizer coverage of every edge, through
+/// `__sanitizer_cov_trace_pc`, which KCOV implements.
+const KCOV_RUSTFLAGS: &str = "KRUSTFLAGS=-Cpasses=sancov-module \
+     -Cllvm-args=-sanitizer-coverage-level=3 -Cllvm-args=-sanitizer-coverage-trace-pc";
+
 /// Number of parallel make jobs: every core of the machine.
 fn jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -41,6 +46,11 @@ pub fn kernel(
             "--kunitconfig={}",
             layout.kconfig(profile).display()
         ));
+    if profile == Profile::Stress {
+        // KCOV of 6.12 instruments C only; these are the flags that instrument Rust code the
+        // same way (as later kernels do with CONFIG_KCOV), so that the fuzzer sees binder-lite.
+        kunit.args(["--make_options", KCOV_RUSTFLAGS]);
+    }
     let dir = layout.build_dir(profile);
     let count_file = dir.join(".wb-object-count");
     let expected: Option<usize> = std::fs::read_to_string(&count_file)

@@ -15,6 +15,9 @@ pub enum Profile {
     /// Built (not booted) with KUnit as a module: `kunit_vm_mmap` is then in `kunit.ko`, which
     /// the kernel crate in vmlinux must not call.
     KunitModule,
+    /// The test kernel's features plus KCOV (Rust code instrumented too) and fault injection,
+    /// without doctests: what `make stress` runs.
+    Stress,
 }
 
 impl Profile {
@@ -25,6 +28,7 @@ impl Profile {
             Profile::Bench => "bench",
             Profile::MinToolchain => "min-toolchain",
             Profile::KunitModule => "kunit-module",
+            Profile::Stress => "stress",
         }
     }
 }

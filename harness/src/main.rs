@@ -36,6 +36,8 @@ const USAGE: &str = "usage: harness <test|run|bench|patches|series-*>
            (host build rustdoc kunit boot min-toolchain kunit-module patches), only those
   run      build if needed, boot QEMU, load the sample driver and run its demo
   bench    build the bench kernel, run the benchmark modules in one boot, report ratios
+  stress   build the stress kernel (KCOV, fault injection), run the fuzzer's and the module
+           cycles' long budgets in one boot
   patches  export the overlay as a git format-patch series into out/patches
   exports  list the public items of rust/kernel/ that the all-exports module does not name
   series-edit [--force]
@@ -160,7 +162,7 @@ impl Workbench {
         if matches!(profile, Profile::Test | Profile::Bench) {
             tally.check_result(self.bindgen_layout(profile));
         }
-        if profile != Profile::Bench {
+        if !matches!(profile, Profile::Bench | Profile::Stress) {
             tally.check_result(self.build_all_exports(profile, min.as_ref()));
         }
         Ok(tally)
@@ -255,7 +257,7 @@ impl Workbench {
                 modules: self.modules(profile, true),
                 tests: Vec::new(),
             },
-            boot::Mode::Test | boot::Mode::Run => boot::Contents {
+            boot::Mode::Test | boot::Mode::Run | boot::Mode::Stress => boot::Contents {
                 modules: self.modules(profile, false),
                 tests: build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?,
             },
@@ -263,20 +265,27 @@ impl Workbench {
         let build_dir = self.layout.build_dir(profile);
         let initrd = boot::initramfs(&self.layout, &build_dir, &contents)?;
         let kernel = build::bzimage(&self.layout, profile);
-        boot::run(
-            &self.layout,
-            &kernel,
-            &initrd,
-            mode,
-            accel,
-            Duration::from_secs(600),
-            log,
-        )
+        let limit = match mode {
+            boot::Mode::Stress => Duration::from_secs(90 * 60),
+            _ => Duration::from_secs(600),
+        };
+        boot::run(&self.layout, &kernel, &initrd, mode, accel, limit, log)
     }
 
     fn boot_test(&self, accel: boot::Accel) -> Result<Tally, String> {
-        let log = self.log("boot-test.log");
-        let vm = self.boot(Profile::Test, boot::Mode::Test, accel, &log)?;
+        self.boot_and_check(Profile::Test, boot::Mode::Test, accel, "boot-test.log")
+    }
+
+    /// Boots `profile` in `mode` (test or stress) and checks the KTAP results and the console.
+    fn boot_and_check(
+        &self,
+        profile: Profile,
+        mode: boot::Mode,
+        accel: boot::Accel,
+        log_name: &str,
+    ) -> Result<Tally, String> {
+        let log = self.log(log_name);
+        let vm = self.boot(profile, mode, accel, &log)?;
         let mut tally = Tally::default();
         let docs = parse::ktap::parse(&vm.results);
         if docs.len() != 1 {
@@ -288,12 +297,22 @@ impl Workbench {
         for doc in &docs {
             tally.add_ktap(doc);
         }
-        // The boot also re-ran the KUnit tests, so the final leak scan covers them too.
-        let rerun = parse::ktap::parse(&vm.console);
-        tally.check(
-            !rerun.is_empty() && rerun.iter().all(|d| d.complete && d.counts().failed == 0),
-            "the KUnit re-run in the boot test did not pass",
-        );
+        // The test boot also re-ran the KUnit tests, so the final leak scan covers them too.
+        if mode == boot::Mode::Test {
+            let rerun = parse::ktap::parse(&vm.console);
+            tally.check(
+                !rerun.is_empty() && rerun.iter().all(|d| d.complete && d.counts().failed == 0),
+                "the KUnit re-run in the boot test did not pass",
+            );
+        } else {
+            // The figures of the run: the fuzzer's and the checks' summary lines.
+            for line in vm.results.lines() {
+                let line = line.trim_start();
+                if line.starts_with("# ") || line.starts_with("not ok") {
+                    println!("  {line}");
+                }
+            }
+        }
         for finding in parse::console::scan(&vm.console) {
             tally.fail(kunit::describe_finding(&finding));
         }
@@ -463,6 +482,26 @@ fn bench() -> Result<bool, String> {
     Ok(findings.is_empty() && problems.is_empty())
 }
 
+/// `make stress`: the stress kernel, booted once with the long budgets.
+fn stress() -> Result<bool, String> {
+    let wb = Workbench::prepare()?;
+    let mut report = Report::new(&wb.base.describe());
+    println!(
+        "building the stress kernel (the first build is cold, ~20 min or more; log: {})",
+        wb.log("build-stress.log").display()
+    );
+    let built = report.stage("build", || wb.build_kernel(Profile::Stress));
+    if built {
+        let accel = boot::choose_accel(&wb.layout, &build::bzimage(&wb.layout, Profile::Stress));
+        report.stage("stress", || {
+            wb.boot_and_check(Profile::Stress, boot::Mode::Stress, accel, "stress.log")
+        });
+    } else {
+        report.skip("stress", "the kernel did not build");
+    }
+    Ok(report.finish())
+}
+
 fn export_patches() -> Result<bool, String> {
     let wb = Workbench::prepare()?;
     let files = patches::export(&wb.layout, wb.head())?;
@@ -520,6 +559,7 @@ fn main() -> ExitCode {
         "test" => test(std::env::args().skip(2).collect()),
         "run" => run(),
         "bench" => bench(),
+        "stress" => stress(),
         "patches" => export_patches(),
         "exports" => unnamed_exports(),
         "series-edit" => edit::edit(
