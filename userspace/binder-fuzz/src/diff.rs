@@ -1,8 +1,9 @@
 //! Sequences of calls run on binder-lite and on a C binder device side by side; for the
 //! features binder-lite implements, both must answer the same.
 
-use crate::exec::{errno_allowed, Outcome, World};
+use crate::exec::{errno_allowed, Outcome};
 use crate::ops::{self, Feature, Op, SLOTS};
+use crate::procs::Procs;
 use crate::rng::Rng;
 use std::time::Duration;
 
@@ -37,8 +38,16 @@ pub const KNOWN: &[Known] = &[(
     |op| matches!(op, Op::Mmap { prot, .. } if prot & libc::PROT_EXEC != 0),
 )];
 
+/// Features added to [`SUPPORTED`] from the command line (`--also Transaction,Reply`), to
+/// compare a driver in progress before the list grows.
+pub static ALSO: std::sync::OnceLock<Vec<Feature>> = std::sync::OnceLock::new();
+
 fn supported(op: &Op) -> bool {
-    ops::features(op).iter().all(|f| SUPPORTED.contains(f)) && !KNOWN.iter().any(|k| (k.2)(op))
+    let also = ALSO.get().map_or(&[][..], Vec::as_slice);
+    ops::features(op)
+        .iter()
+        .all(|f| SUPPORTED.contains(f) || also.contains(f))
+        && !KNOWN.iter().any(|k| (k.2)(op))
 }
 
 /// How a sequence is made and run.
@@ -121,24 +130,24 @@ impl Stats {
     }
 }
 
-/// Runs `seq`; `c` is the C binder world when comparing.
+/// Runs the calls `indices` of the sequence `seq` of `seed` in the children `procs`.
 pub fn run(
-    lite: &mut World,
-    mut c: Option<&mut World>,
+    procs: &mut Procs,
+    seed: u64,
+    mode: Mode,
     seq: &[Op],
+    indices: &[usize],
     stats: &mut Stats,
     log: bool,
 ) -> Result<(), Failure> {
     let mut tainted = false;
     let mut manager_unstable = false;
+    procs.begin(seed, mode);
     let result = (|| {
-        for (index, op) in seq.iter().enumerate() {
+        for &index in indices {
+            let op = &seq[index];
             let comparable = !tainted && supported(op);
-            let c_out = match c.as_deref_mut() {
-                Some(w) if !tainted => Some(w.run(op)),
-                _ => None,
-            };
-            let l_out = lite.run(op);
+            let (c_out, l_out) = procs.run(index, op.slot(), mode.compare && !tainted);
             stats.add_time(op, l_out.took);
             if log {
                 println!("# {index}: {}", ops::describe(op));
@@ -166,21 +175,14 @@ pub fn run(
             if matches!(op, Op::Close(_) | Op::Munmap(_)) {
                 // The C binder releases a process from a work queue: let it finish.
                 manager_unstable = true;
-                if c.is_some() && !tainted {
+                if mode.compare && !tainted {
                     std::thread::sleep(Duration::from_millis(15));
                 }
             }
         }
         Ok(())
     })();
-    stats.calls += lite.calls;
-    lite.calls = 0;
-    lite.close_all();
-    if let Some(c) = c {
-        stats.calls += c.calls;
-        c.calls = 0;
-        c.close_all();
-    }
+    stats.calls += procs.end();
     result
 }
 
@@ -198,15 +200,16 @@ fn check_lite(o: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
-/// Removes calls from `seq` while it still fails; returns the shortest failing sequence found
-/// and its failure.
+/// Removes calls from the sequence while it still fails; returns the indices of the
+/// shortest failing sequence found and its failure.
 pub fn minimize(
-    lite: &mut World,
-    mut c: Option<&mut World>,
+    procs: &mut Procs,
+    seed: u64,
+    mode: Mode,
     seq: &[Op],
     failure: Failure,
-) -> (Vec<Op>, Failure) {
-    let mut best: Vec<Op> = seq[..=failure.index].to_vec();
+) -> (Vec<usize>, Failure) {
+    let mut best: Vec<usize> = (0..=failure.index).collect();
     let mut best_failure = failure;
     let mut stats = Stats::default();
     let mut j = best.len().saturating_sub(1);
@@ -214,8 +217,8 @@ pub fn minimize(
         j -= 1;
         let mut candidate = best.clone();
         candidate.remove(j);
-        if let Err(f) = run(lite, c.as_deref_mut(), &candidate, &mut stats, false) {
-            candidate.truncate(f.index + 1);
+        if let Err(f) = run(procs, seed, mode, seq, &candidate, &mut stats, false) {
+            candidate.retain(|i| *i <= f.index);
             best = candidate;
             best_failure = f;
             j = j.min(best.len().saturating_sub(1));

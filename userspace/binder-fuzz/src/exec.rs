@@ -700,8 +700,8 @@ impl World {
                     let _ = write!(
                         text,
                         "{{ptr={ptr:#x} cookie={cookie:#x} code={code:#x} flags={flags:#x} \
-                         from_us={} size={size} osize={osize} at={:#x} offs_at={:#x}",
-                        pid as i32 == unsafe_getpid(),
+                         sender={} size={size} osize={osize} at={:#x} offs_at={:#x}",
+                        pid != 0,
                         buf.wrapping_sub(base),
                         offs.wrapping_sub(base)
                     );
@@ -752,11 +752,6 @@ fn disarm(fail: Option<(i32, u32)>) -> bool {
         libc::pwrite(fd, b"0".as_ptr().cast(), 1, 0);
         n > 0 && text[0] == b'0'
     }
-}
-
-fn unsafe_getpid() -> i32 {
-    // SAFETY: `getpid` has no preconditions.
-    unsafe { libc::getpid() }
 }
 
 fn hex(b: &[u8]) -> String {

@@ -14,11 +14,11 @@ mod diff;
 mod exec;
 mod fault;
 mod ops;
+mod procs;
 mod rng;
 mod uapi;
 
 use diff::{Mode, Stats};
-use exec::World;
 use std::time::{Duration, Instant};
 use vmtest::fd::Fd;
 use vmtest::ktap::Ktap;
@@ -66,7 +66,7 @@ impl Budget {
     /// The short budget of `make test`.
     fn test() -> Budget {
         Budget {
-            calls: 20_000,
+            calls: 12_000,
             phase_limit: Duration::from_secs(40),
             chaos: chaos::Budget {
                 processes: 4,
@@ -151,10 +151,10 @@ fn phase(
     let (name, mode, _) = PHASES[index];
     let mut stats = Stats::default();
     let mut failures = Vec::new();
-    let mut lite = World::new(LITE, exec::slots(), 0, false);
-    let mut c = match (mode.compare, c_path) {
-        (true, Some(p)) => Some(World::new(p, exec::slots(), 0, false)),
-        _ => None,
+    let c_path = c_path.filter(|_| mode.compare);
+    let mut procs = match procs::Procs::start(LITE, c_path) {
+        Ok(p) => p,
+        Err(e) => return (stats, vec![e]),
     };
     let start = Instant::now();
     let mut n = 0;
@@ -162,12 +162,21 @@ fn phase(
         let seed = sequence_seed(base, index, n);
         n += 1;
         let seq = diff::sequence(seed, mode);
-        let Err(failure) = diff::run(&mut lite, c.as_mut(), &seq, &mut stats, false) else {
+        let all: Vec<usize> = (0..seq.len()).collect();
+        let Err(failure) = diff::run(&mut procs, seed, mode, &seq, &all, &mut stats, false) else {
             continue;
         };
-        let (min, f) = diff::minimize(&mut lite, c.as_mut(), &seq, failure);
+        let (min, f) = diff::minimize(&mut procs, seed, mode, &seq, failure);
         // A failure that does not come back is timing (the C binder releases asynchronously).
-        let again = diff::run(&mut lite, c.as_mut(), &min, &mut Stats::default(), false);
+        let again = diff::run(
+            &mut procs,
+            seed,
+            mode,
+            &seq,
+            &min,
+            &mut Stats::default(),
+            false,
+        );
         let mode_name = ["restricted", "any", "lite"][index];
         println!(
             "# {name}: sequence seed {seed:#x}{}: shrunk to {} calls:",
@@ -178,8 +187,8 @@ fn phase(
             },
             min.len()
         );
-        for (i, op) in min.iter().enumerate() {
-            println!("#   {i}: {}", ops::describe(op));
+        for i in &min {
+            println!("#   {i}: {}", ops::describe(&seq[*i]));
         }
         println!("#   call {} gave:", f.index);
         for line in f.what.lines() {
@@ -238,21 +247,41 @@ fn replay(args: &[String], seed: u64) -> i32 {
     let mode = arg(args, "--mode")
         .and_then(|m| mode_named(&m))
         .unwrap_or(PHASES[0].1);
-    exec::start_watchdog(WAIT);
     let c_path = c_device();
-    let mut lite = World::new(LITE, exec::slots(), 0, false);
-    let mut c = match (&c_path, mode.compare) {
-        (Ok(p), true) => Some(World::new(p, exec::slots(), 0, false)),
-        _ => None,
+    let c = c_path.as_deref().ok().filter(|_| mode.compare);
+    let mut procs = match procs::Procs::start(LITE, c) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("# {e}");
+            return 1;
+        }
     };
     let seq = diff::sequence(seed, mode);
-    let r = diff::run(&mut lite, c.as_mut(), &seq, &mut Stats::default(), true);
+    let all: Vec<usize> = (0..seq.len()).collect();
+    let r = diff::run(
+        &mut procs,
+        seed,
+        mode,
+        &seq,
+        &all,
+        &mut Stats::default(),
+        true,
+    );
     println!("# {r:?}");
     i32::from(r.is_err())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(also) = arg(&args, "--also") {
+        let all = ops::ALL;
+        let names: Vec<ops::Feature> = all
+            .iter()
+            .copied()
+            .filter(|f| also.split(',').any(|a| a == "all" || a == format!("{f:?}")))
+            .collect();
+        let _ = diff::ALSO.set(names);
+    }
     if let Some(seed) = arg(&args, "--replay").and_then(|s| number(&s)) {
         std::process::exit(replay(&args, seed));
     }
@@ -303,7 +332,6 @@ fn main() {
     };
     ktap.result("fuzz_processes_threads_kills", chaos_result);
 
-    exec::start_watchdog(WAIT);
     let c_path = c_device();
     if let Err(e) = &c_path {
         println!("# no C binder device: {e}");
@@ -324,6 +352,8 @@ fn main() {
         };
         ktap.result(name, result);
     }
+    // The calls of this process from here on wait in a driver at times.
+    exec::start_watchdog(WAIT);
     if kcov {
         ktap.result(
             "fuzz_coverage_guided",

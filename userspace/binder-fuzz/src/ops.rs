@@ -61,6 +61,37 @@ pub enum Feature {
     FreezeNotification,
 }
 
+/// Every feature, for `--also`.
+pub const ALL: &[Feature] = &[
+    Feature::Open,
+    Feature::Close,
+    Feature::Mmap,
+    Feature::Version,
+    Feature::MaxThreads,
+    Feature::ContextMgr,
+    Feature::ThreadExit,
+    Feature::NodeInfoForRef,
+    Feature::ExtendedError,
+    Feature::SpamDetection,
+    Feature::UnknownIoctl,
+    Feature::NodeDebugInfo,
+    Feature::Freeze,
+    Feature::WriteRead,
+    Feature::Looper,
+    Feature::UnknownCommand,
+    Feature::Transaction,
+    Feature::OneWay,
+    Feature::Reply,
+    Feature::BinderObjects,
+    Feature::FdObjects,
+    Feature::ScatterGather,
+    Feature::FreeBuffer,
+    Feature::RefCounts,
+    Feature::RefDone,
+    Feature::Death,
+    Feature::FreezeNotification,
+];
+
 /// A buffer given back with `BC_FREE_BUFFER`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BufRef {
