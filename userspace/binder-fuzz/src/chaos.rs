@@ -196,8 +196,29 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
             ));
         }
     }
+    if let Err(e) = files_released() {
+        report.failures.push(e);
+    }
     report.calls = (0..budget.processes)
         .map(|i| counters.get(i).load(Ordering::Relaxed))
         .sum();
     report
+}
+
+/// Checks that every file of binder-lite was released once its processes are gone: the
+/// module's reference count (one per open file or mapping) returns to zero.
+pub fn files_released() -> Result<(), String> {
+    const REFCNT: &str = "/sys/module/rust_binder_lite/refcnt";
+    let mut count = String::new();
+    for _ in 0..500 {
+        count = std::fs::read_to_string(REFCNT).map_err(|e| format!("{REFCNT}: {e}"))?;
+        if count.trim() == "0" {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!(
+        "binder-lite still has {} files or mappings 5 s after every process ended",
+        count.trim()
+    ))
 }

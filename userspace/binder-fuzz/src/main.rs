@@ -307,7 +307,7 @@ fn main() {
         .unwrap_or(0x5eed);
     let kcov = std::path::Path::new(coverage::KCOV).exists();
     let faults = fault::available();
-    let mut ktap = Ktap::new(PHASES.len() + 1 + usize::from(kcov) + usize::from(faults));
+    let mut ktap = Ktap::new(PHASES.len() + 2 + usize::from(kcov) + usize::from(faults));
     println!("# seed {seed:#x}");
 
     // Processes first: the parent must have no thread when it forks.
@@ -351,6 +351,13 @@ fn main() {
             Ok(())
         };
         ktap.result(name, result);
+    }
+    // The children of the sequences are gone: so must be their files.
+    if let Err(e) = chaos::files_released() {
+        println!("# after the sequences: {e}");
+        ktap.result("fuzz_files_released", Err(e));
+    } else {
+        ktap.result("fuzz_files_released", Ok(()));
     }
     // The calls of this process from here on wait in a driver at times.
     exec::start_watchdog(WAIT);
