@@ -42,6 +42,11 @@ pub const KNOWN: &[Known] = &[(
 /// compare a driver in progress before the list grows.
 pub static ALSO: std::sync::OnceLock<Vec<Feature>> = std::sync::OnceLock::new();
 
+/// Whether binder-lite has `feature` (in [`SUPPORTED`] or added with `--also`).
+pub fn supports(feature: Feature) -> bool {
+    SUPPORTED.contains(&feature) || ALSO.get().is_some_and(|a| a.contains(&feature))
+}
+
 fn supported(op: &Op) -> bool {
     let also = ALSO.get().map_or(&[][..], Vec::as_slice);
     ops::features(op)

@@ -10,6 +10,7 @@
 
 mod chaos;
 mod coverage;
+mod death;
 mod diff;
 mod exec;
 mod fault;
@@ -60,6 +61,8 @@ struct Budget {
     coverage: Duration,
     /// Time of calls with failing allocations, where the kernel can inject them.
     faults: Duration,
+    /// Rounds of the death test (one kill each) on binder-lite; a tenth on the C binder.
+    deaths: u64,
 }
 
 impl Budget {
@@ -76,6 +79,7 @@ impl Budget {
             },
             coverage: Duration::from_secs(20),
             faults: Duration::from_secs(20),
+            deaths: 50,
         }
     }
 
@@ -92,6 +96,7 @@ impl Budget {
             },
             coverage: Duration::from_secs(120),
             faults: Duration::from_secs(120),
+            deaths: 1000,
         }
     }
 }
@@ -209,6 +214,40 @@ fn phase(
     (stats, failures)
 }
 
+/// The death test: on the C binder (a tenth of the rounds, which checks the test itself) and,
+/// once binder-lite has transactions, on binder-lite.
+fn death_phase(c_path: Option<&str>, seed: u64, rounds: u64) -> Result<(), String> {
+    let lite_ready = diff::supports(ops::Feature::Transaction);
+    let mut devices = vec![];
+    if let Some(c) = c_path {
+        devices.push(("C binder", c, rounds.div_ceil(10)));
+    }
+    if lite_ready {
+        devices.push(("binder-lite", LITE, rounds));
+    } else {
+        println!("# fuzz_death_kill_server_or_client: binder-lite has no transactions yet: C only");
+    }
+    for (name, path, rounds) in devices {
+        let start = Instant::now();
+        let r = death::run(path, seed, rounds).map_err(|e| format!("{name}: {e}"))?;
+        println!(
+            "# fuzz_death_kill_server_or_client: {name}: {} rounds, {} kills ({} of the \
+             server), {} replies, {} BR_DEAD_REPLY, {} BR_DEAD_BINDER, {:.1} s",
+            r.rounds,
+            r.kills,
+            r.servers_killed,
+            r.replies,
+            r.dead_replies,
+            r.dead_binders,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if lite_ready {
+        chaos::files_released()?;
+    }
+    Ok(())
+}
+
 /// Random, then coverage-guided sequences for the same time; both must reach binder-lite.
 fn coverage_phase(seed: u64, time: Duration) -> Result<(), String> {
     let code = coverage::Code::load()?;
@@ -307,7 +346,7 @@ fn main() {
         .unwrap_or(0x5eed);
     let kcov = std::path::Path::new(coverage::KCOV).exists();
     let faults = fault::available();
-    let mut ktap = Ktap::new(PHASES.len() + 2 + usize::from(kcov) + usize::from(faults));
+    let mut ktap = Ktap::new(PHASES.len() + 3 + usize::from(kcov) + usize::from(faults));
     println!("# seed {seed:#x}");
 
     // Processes first: the parent must have no thread when it forks.
@@ -336,6 +375,10 @@ fn main() {
     if let Err(e) = &c_path {
         println!("# no C binder device: {e}");
     }
+    ktap.result(
+        "fuzz_death_kill_server_or_client",
+        death_phase(c_path.as_deref().ok(), seed, budget.deaths),
+    );
     let mut total = 0;
     for (i, (name, mode, share)) in PHASES.iter().enumerate() {
         let calls = budget.calls * share / 100;
