@@ -231,3 +231,48 @@ pub fn minimize(
     }
     (best, best_failure)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESTRICTED: Mode = Mode {
+        restricted: true,
+        compare: true,
+        length: 200,
+    };
+
+    #[test]
+    fn a_seed_gives_one_sequence() {
+        assert_eq!(sequence(7, RESTRICTED), sequence(7, RESTRICTED));
+        assert_ne!(sequence(7, RESTRICTED), sequence(8, RESTRICTED));
+        assert_eq!(sequence(7, RESTRICTED).len(), 200 + ops::preamble().len());
+    }
+
+    #[test]
+    fn restricted_sequences_use_supported_features_only() {
+        for seed in 0..20 {
+            for op in sequence(seed, RESTRICTED) {
+                assert!(supported(&op), "{op:?} uses {:?}", ops::features(&op));
+            }
+        }
+        let any = Mode {
+            restricted: false,
+            ..RESTRICTED
+        };
+        // Unrestricted sequences do reach beyond binder-lite's features.
+        assert!((0..20).any(|s| sequence(s, any).iter().any(|op| !supported(op))));
+    }
+
+    #[test]
+    fn known_differences_are_not_compared() {
+        let map = |prot| Op::Mmap {
+            slot: 0,
+            len: crate::uapi::MAP_1M,
+            prot,
+            flags: libc::MAP_PRIVATE,
+        };
+        assert!(!supported(&map(libc::PROT_READ | libc::PROT_EXEC)));
+        assert!(supported(&map(libc::PROT_READ)));
+    }
+}
