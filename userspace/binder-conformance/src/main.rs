@@ -42,11 +42,7 @@ pub mod feature {
 /// The binder-lite features that are not on main yet. A check that needs one still runs
 /// against the C binder (`c_<check>`); its `lite_<check>` and `same_<check>` lines report SKIP.
 /// A feature leaves this list when it lands, and its checks must then pass on binder-lite.
-pub const LITE_LACKS: &[&str] = &[
-    feature::TRANSACTIONS,
-    feature::NODES_AND_REFS,
-    feature::DEATH,
-];
+pub const LITE_LACKS: &[&str] = &[];
 
 /// The longest a check may take on one device; a check that hangs in the driver fails.
 const CHECK_LIMIT: Duration = Duration::from_secs(20);
