@@ -50,6 +50,8 @@ pub struct Contents {
     pub modules: Vec<PathBuf>,
     /// Test programs, run in this order.
     pub tests: Vec<PathBuf>,
+    /// Programs the tests start (in `/bin`, which is on `PATH`).
+    pub helpers: Vec<PathBuf>,
 }
 
 /// A finished VM run.
@@ -86,6 +88,10 @@ fn cpio_spec(layout: &Layout, contents: &Contents) -> String {
     for t in &contents.tests {
         let name = t.file_name().unwrap_or_default().to_string_lossy();
         let _ = writeln!(spec, "file /tests/{name} {} 0755 0 0", t.display());
+    }
+    for h in &contents.helpers {
+        let name = h.file_name().unwrap_or_default().to_string_lossy();
+        let _ = writeln!(spec, "file /bin/{name} {} 0755 0 0", h.display());
     }
     spec
 }

@@ -301,40 +301,77 @@ pub fn bindgen_layout(
     Ok(failures)
 }
 
-/// Builds the userspace programs (workspace members under `userspace/`) as static binaries and
-/// returns their paths.
-pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Vec<PathBuf>, String> {
+/// The workspace of the rsbinder programs, apart from the main one so that rsbinder and its
+/// dependencies stay out of the host checks' `cargo test --workspace`; its `Cargo.lock` pins
+/// them.
+pub const RSBINDER_MANIFEST: &str = "userspace/rsbinder-interop/Cargo.toml";
+
+/// The programs of the test VM.
+pub struct Programs {
+    /// What `/init` runs as tests (in `/tests`).
+    pub tests: Vec<PathBuf>,
+    /// What the tests start (in `/bin`): `rsb_hub`, rsbinder's service manager.
+    pub helpers: Vec<PathBuf>,
+}
+
+/// Builds the userspace programs as static binaries and returns their paths: the main
+/// workspace's members under `userspace/`, and the rsbinder workspace ([`RSBINDER_MANIFEST`])
+/// with `rsb_hub`, which `cargo build -p` builds from the rsbinder-tools that its lock file
+/// pins. Both build into the repository's `target/`.
+pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Programs, String> {
     const TARGET: &str = "x86_64-unknown-linux-gnu";
-    let mut cargo = tc.command("cargo");
-    cargo
-        .current_dir(&layout.repo)
-        .args(["build", "--release", "--target", TARGET])
-        .args([
-            "-p",
-            "vm-selftest",
-            "-p",
-            "binder-conformance",
-            "-p",
-            "binder-fuzz",
-        ])
-        .env(
-            "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
-            "-C target-feature=+crt-static",
-        );
-    let outcome = cmd::run_logged(cargo, log, None)?;
-    if !outcome.success {
-        return Err(format!(
-            "building the userspace programs failed (log: {})\n{}",
-            log.display(),
-            cmd::tail(&outcome.output, 20)
-        ));
+    let target_dir = layout.repo.join("target");
+    let main = [
+        "-p",
+        "vm-selftest",
+        "-p",
+        "binder-conformance",
+        "-p",
+        "binder-fuzz",
+    ];
+    let rsbinder = [
+        "--locked",
+        "--manifest-path",
+        RSBINDER_MANIFEST,
+        "-p",
+        "rsbinder-interop",
+        "--bin",
+        "rsbinder-interop",
+        "-p",
+        "rsbinder-tools",
+        "--bin",
+        "rsb_hub",
+    ];
+    for args in [&main[..], &rsbinder[..]] {
+        let mut cargo = tc.command("cargo");
+        cargo
+            .current_dir(&layout.repo)
+            .args(["build", "--release", "--target", TARGET, "--target-dir"])
+            .arg(&target_dir)
+            .args(args)
+            .env(
+                "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS",
+                "-C target-feature=+crt-static",
+            );
+        let outcome = cmd::run_logged(cargo, log, None)?;
+        if !outcome.success {
+            return Err(format!(
+                "building the userspace programs failed (log: {})\n{}",
+                log.display(),
+                cmd::tail(&outcome.output, 20)
+            ));
+        }
     }
-    let dir = layout.repo.join("target").join(TARGET).join("release");
-    Ok(vec![
-        dir.join("vm-selftest"),
-        dir.join("binder-conformance"),
-        dir.join("binder-fuzz"),
-    ])
+    let dir = target_dir.join(TARGET).join("release");
+    Ok(Programs {
+        tests: vec![
+            dir.join("vm-selftest"),
+            dir.join("binder-conformance"),
+            dir.join("binder-fuzz"),
+            dir.join("rsbinder-interop"),
+        ],
+        helpers: vec![dir.join("rsb_hub")],
+    })
 }
 
 #[cfg(test)]

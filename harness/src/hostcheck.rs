@@ -56,35 +56,40 @@ pub fn run(
         ));
     }
 
-    let mut fmt = tc.command("cargo");
-    fmt.current_dir(&layout.repo)
-        .args(["fmt", "--all", "--check"]);
-    let log = logs.join("host-cargo-fmt.log");
-    let outcome = cmd::run_logged(fmt, &log, None)?;
-    tally.check(
-        outcome.success,
-        format!(
-            "cargo fmt --check: not formatted\n{}",
-            cmd::tail(&outcome.output, 20)
-        ),
-    );
+    // The main workspace, then the rsbinder one (its dependencies are checked once, cold).
+    let rsbinder = ["--manifest-path", crate::build::RSBINDER_MANIFEST];
+    for (name, workspace) in [("", &[][..]), ("-rsbinder", &rsbinder[..])] {
+        let mut fmt = tc.command("cargo");
+        fmt.current_dir(&layout.repo)
+            .arg("fmt")
+            .args(workspace)
+            .args(["--all", "--check"]);
+        let log = logs.join(format!("host-cargo-fmt{name}.log"));
+        let outcome = cmd::run_logged(fmt, &log, None)?;
+        tally.check(
+            outcome.success,
+            format!(
+                "cargo fmt --check: not formatted\n{}",
+                cmd::tail(&outcome.output, 20)
+            ),
+        );
 
-    let mut clippy = tc.command("cargo");
-    clippy.current_dir(&layout.repo).args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--quiet",
-        "--",
-        "-D",
-        "warnings",
-    ]);
-    let log = logs.join("host-cargo-clippy.log");
-    let outcome = cmd::run_logged(clippy, &log, None)?;
-    tally.check(
-        outcome.success,
-        format!("cargo clippy: warnings\n{}", cmd::tail(&outcome.output, 20)),
-    );
+        let mut clippy = tc.command("cargo");
+        clippy
+            .current_dir(&layout.repo)
+            .arg("clippy")
+            .args(workspace)
+            .arg("--target-dir")
+            .arg(layout.repo.join("target"))
+            .args(["--workspace", "--all-targets", "--quiet", "--"])
+            .args(["-D", "warnings"]);
+        let log = logs.join(format!("host-cargo-clippy{name}.log"));
+        let outcome = cmd::run_logged(clippy, &log, None)?;
+        tally.check(
+            outcome.success,
+            format!("cargo clippy: warnings\n{}", cmd::tail(&outcome.output, 20)),
+        );
+    }
 
     let src = layout.src();
     let base_files: Vec<_> = changed_base_files.iter().map(|f| src.join(f)).collect();

@@ -256,11 +256,17 @@ impl Workbench {
             boot::Mode::Bench => boot::Contents {
                 modules: self.modules(profile, true),
                 tests: Vec::new(),
+                helpers: Vec::new(),
             },
-            boot::Mode::Test | boot::Mode::Run | boot::Mode::Stress => boot::Contents {
-                modules: self.modules(profile, false),
-                tests: build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?,
-            },
+            boot::Mode::Test | boot::Mode::Run | boot::Mode::Stress => {
+                let programs =
+                    build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?;
+                boot::Contents {
+                    modules: self.modules(profile, false),
+                    tests: programs.tests,
+                    helpers: programs.helpers,
+                }
+            }
         };
         let build_dir = self.layout.build_dir(profile);
         let initrd = boot::initramfs(&self.layout, &build_dir, &contents)?;
