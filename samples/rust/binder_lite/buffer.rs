@@ -9,10 +9,8 @@
 //! - a best-fit allocator of ranges (`allocator.rs`), with the C binder's sizes and answers;
 //! - pages allocated when a buffer first covers them, with our [`Page`], and inserted into the
 //!   receiver's mapping with [`VmaMixedMap::vm_insert_page`];
-//! - copies from the *sender's* user memory (the current task's) into the receiver's pages,
-//!   with no kernel copy of the data (only a small bounce buffer on the stack, see
-//!   [`BufferArea::copy_from_user`]), and reads and writes of values in place, for the
-//!   translation of objects.
+//! - copies from the *sender's* user memory (the current task's) straight into the receiver's
+//!   pages, and reads and writes of values in place, for the translation of objects.
 //!
 //! # Pages are kept until release
 //!
@@ -56,9 +54,6 @@ pub(crate) const MAX_AREA_SIZE: usize = 4 << 20;
 
 /// The alignment of the sizes of data and offsets, as in the C binder (`sizeof(void *)`).
 const ALIGN: usize = core::mem::size_of::<usize>();
-
-/// The size of the stack buffer through which [`BufferArea::copy_from_user`] copies.
-const BOUNCE_SIZE: usize = 256;
 
 /// The VMA flags that tell the buffer mapping from another one at the same addresses: the
 /// driver's `mmap` sets `VM_MIXEDMAP` and clears `VM_MAYWRITE`, and neither `mprotect`,
@@ -206,9 +201,15 @@ impl<T> BufferArea<T> {
     /// From the mmap handler, after the process's own checks: records the mapping (its start,
     /// and a size of `min(len, 4 MiB)`) and the mm (`mmgrab`, not a users count).
     ///
-    /// `EBUSY` if the area is mapped already (or released), `ENOMEM`. Takes only the spinlock,
+    /// `EPERM` for a mapping that is or may become writable, `EBUSY` if the area is mapped
+    /// already (or released), `ENOMEM`. Takes only the spinlock,
     /// see "Locking" in the module documentation.
     pub(crate) fn map(&self, vma: &VmaNew) -> Result {
+        // The copies rely on user space never writing to the pages (see `copy_from_user`); the
+        // driver refused writable mappings and cleared `VM_MAYWRITE` already.
+        if vma.flags() & (flags::WRITE | flags::MAYWRITE) != 0 {
+            return Err(EPERM);
+        }
         if !matches!(self.inner.lock().state, State::Unmapped) {
             return Err(EBUSY);
         }
@@ -355,7 +356,7 @@ impl<T> BufferArea<T> {
     }
 
     /// Copies `len` bytes of the current task's user memory at `src` (the sender's) into the
-    /// buffer at `offset`, in the receiver's pages, through a small buffer on the stack.
+    /// buffer at `offset`, straight into the receiver's pages (no kernel copy).
     ///
     /// `EINVAL` if the range is outside the buffer, or the buffer may no longer be accessed
     /// (freed, released, or user space may free it); `EFAULT` if the user memory cannot be read
@@ -368,21 +369,13 @@ impl<T> BufferArea<T> {
         len: usize,
     ) -> Result {
         let mut reader = UserSlice::new(src, len).reader();
-        // `Page::copy_from_user_slice_raw` would copy without this small bounce buffer, but its
-        // contract forbids the concurrent reads that the receiver may do through its mapping.
-        let mut bounce = [0u8; BOUNCE_SIZE];
         self.access(buffer, offset, len, |page, in_page, chunk, _done| {
-            let mut copied = 0;
-            while copied < chunk {
-                let n = (chunk - copied).min(BOUNCE_SIZE);
-                reader.read_slice(&mut bounce[..n])?;
-                // SAFETY: `bounce` is valid for reading `n` bytes and is not in the pages. No
-                // kernel code accesses the bytes written meanwhile, see `access`; user space
-                // may, which `write_raw` allows.
-                unsafe { page.write_raw(bounce.as_ptr(), in_page + copied, n)? };
-                copied += n;
-            }
-            Ok(())
+            // SAFETY: No kernel code accesses these bytes meanwhile, see `access`. User space
+            // can only read them, which `copy_from_user_slice_raw` allows: the pages are only
+            // inserted in a VMA without `VM_WRITE` and `VM_MAYWRITE` (`install_pages` checks
+            // it; a copy made by `fork` keeps these flags), so neither `mprotect` nor a forced
+            // write (`/proc/<pid>/mem`, ptrace) reaches them.
+            unsafe { page.copy_from_user_slice_raw(&mut reader, in_page, chunk) }
         })
     }
 
