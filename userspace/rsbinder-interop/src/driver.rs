@@ -23,17 +23,7 @@ const LITE: &str = "/dev/binder-lite";
 /// The steps binder-lite cannot do yet: from the first of them on, the lite side is not run
 /// and its lines say `# SKIP` with [`LITE_PENDING_WHY`]. The C side always runs every step.
 /// Shorten the list as binder-lite grows.
-const LITE_PENDING: &[&str] = &[
-    "hub",
-    "register",
-    "lookup",
-    "list",
-    "echo_sync",
-    "echo_oneway",
-    "callback",
-    "death",
-    "handle_reuse",
-];
+const LITE_PENDING: &[&str] = &[];
 /// Why the steps of [`LITE_PENDING`] are skipped.
 const LITE_PENDING_WHY: &str = "binder-lite's transactions are not yet tried with rsbinder";
 
