@@ -27,8 +27,13 @@ BASE ?=
 series-edit: harness
 	$(HARNESS) series-edit $(if $(FORCE),--force)
 
-series-regen series-check: harness
+DOCTESTS ?=
+
+series-regen: harness
 	$(HARNESS) $@
+
+series-check: harness
+	$(HARNESS) series-check $(if $(DOCTESTS),--doctests)
 
 series-rebase: harness
 	$(HARNESS) series-rebase "$(BASE)"

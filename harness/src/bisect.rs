@@ -7,10 +7,12 @@
 //! configuration (`kconfig/bisect.config`: no KASAN, lockdep or kmemleak, no doctests). Git
 //! rewrites only the files a patch changes, so each step rebuilds what that patch affects.
 //!
-//! What one step builds: `make samples/rust/`, which first builds the whole `rust/` directory
+//! Each step also runs rustfmt on the Rust files the patch changes. What one step builds:
+//! `make samples/rust/`, which first builds the whole `rust/` directory
 //! (kbuild's `prepare` does: bindings, C helpers, the `kernel` crate with clippy) and then the
-//! Rust samples' objects. It does not link vmlinux, run modpost, compile or run the doctests:
-//! `make test` does all of that for the whole series. Patches that only change Documentation/
+//! Rust samples' objects. It does not link vmlinux, run modpost, or run the doctests (`make
+//! test` does all of that for the whole series), and compiles the doctests only when asked
+//! (`make series-check DOCTESTS=1`). Patches that only change Documentation/
 //! or MAINTAINERS are not built (nothing they change is compiled).
 
 use crate::build::diagnostics_in;
@@ -35,16 +37,27 @@ fn docs_only(paths: &[String]) -> bool {
         .all(|p| p.starts_with("Documentation/") || p == "MAINTAINERS")
 }
 
-/// Builds every prefix of the series; one check per patch.
-pub fn run(layout: &Layout, tc: &Toolchain, series: &Series) -> Result<Tally, String> {
+/// Builds every prefix of the series; one check per patch. With `doctests`, each step also
+/// compiles the KUnit doctests of the kernel crate (`CONFIG_RUST_KERNEL_DOCTESTS`, in a build
+/// directory of its own), which takes about twice as long.
+pub fn run(
+    layout: &Layout,
+    tc: &Toolchain,
+    series: &Series,
+    doctests: bool,
+) -> Result<Tally, String> {
     let src = layout.src();
     let tree = layout.cache.join("bisect-src");
-    let build = layout.cache.join("build-bisect");
+    let build = layout.cache.join(if doctests {
+        "build-bisect-doctests"
+    } else {
+        "build-bisect"
+    });
     let logs = layout.logs();
     series.check_new_files(&src, "base")?;
     let who = Identity::of_repo(&layout.repo);
     let commits = series.commit(&src, &layout.repo, &layout.cache.join("bisect.index"), &who)?;
-    if !tree.join(".git").exists() {
+    if !crate::edit::is_worktree(&tree) {
         let _ = fs::remove_dir_all(&tree);
         let _ = git_out(&src, &["worktree", "prune"]);
         println!("  checking out a work tree of its own: {}", tree.display());
@@ -61,8 +74,11 @@ pub fn run(layout: &Layout, tc: &Toolchain, series: &Series) -> Result<Tally, St
         )?;
     }
     fs::create_dir_all(&build).map_err(|e| format!("{}: {e}", build.display()))?;
-    let fragment = fs::read_to_string(layout.repo.join("kconfig/bisect.config"))
+    let mut fragment = fs::read_to_string(layout.repo.join("kconfig/bisect.config"))
         .map_err(|e| format!("kconfig/bisect.config: {e}"))?;
+    if doctests {
+        fragment.push_str("CONFIG_RUST_KERNEL_DOCTESTS=y\n");
+    }
     let mut tally = Tally::default();
     let total = commits.len();
     for (i, commit) in commits.iter().enumerate() {
@@ -109,7 +125,8 @@ pub fn run(layout: &Layout, tc: &Toolchain, series: &Series) -> Result<Tally, St
             config
         };
         let ours = series_paths_until(series, i, &layout.repo);
-        let diagnostics = diagnostics_in(&outcome.output, &tree, &ours);
+        let mut diagnostics = diagnostics_in(&outcome.output, &tree, &ours);
+        diagnostics.extend(unformatted(tc, &tree, &changed, &log)?);
         let secs = started.elapsed().as_secs();
         let verdict = if !outcome.success {
             "FAILED".to_string()
@@ -145,6 +162,50 @@ pub fn run(layout: &Layout, tc: &Toolchain, series: &Series) -> Result<Tally, St
         }
     }
     Ok(tally)
+}
+
+/// The Rust files among `changed` that rustfmt (with the tree's `.rustfmt.toml`) would change.
+fn unformatted(
+    tc: &Toolchain,
+    tree: &Path,
+    changed: &[String],
+    log: &Path,
+) -> Result<Vec<String>, String> {
+    let files: Vec<&String> = changed
+        .iter()
+        .filter(|f| f.ends_with(".rs") && tree.join(f).is_file())
+        .collect();
+    if files.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rustfmt = tc.command("rustfmt");
+    rustfmt
+        .current_dir(tree)
+        .args([
+            "--check",
+            "--edition",
+            "2021",
+            "--config-path",
+            ".rustfmt.toml",
+        ])
+        .args(&files);
+    let outcome = cmd::run_logged(rustfmt, &log.with_extension("rustfmt.log"), None)?;
+    if outcome.success {
+        return Ok(Vec::new());
+    }
+    Ok(outcome
+        .output
+        .lines()
+        .filter_map(|l| l.strip_prefix("Diff in "))
+        .map(|l| format!("rustfmt: {}", l.trim_end_matches(':')))
+        .collect::<Vec<_>>())
+    .map(|mut v| {
+        if v.is_empty() {
+            v.push("rustfmt --check failed".to_string());
+        }
+        v.dedup();
+        v
+    })
 }
 
 /// Our paths as of patch `i` (its files and the targets of its diffs and of earlier ones).

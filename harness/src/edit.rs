@@ -60,7 +60,7 @@ impl EditTree {
     }
 
     fn exists(&self) -> bool {
-        self.dir.join(".git").exists()
+        is_worktree(&self.dir)
     }
 
     fn base(&self) -> Result<BaseRef, String> {
@@ -133,6 +133,12 @@ impl EditTree {
         let list = git_out(&self.dir, &["rev-list", "--reverse", &range])?;
         Ok(list.lines().map(str::to_string).collect())
     }
+}
+
+/// Whether `dir` is a usable git work tree. A work tree of the cached repository is orphaned
+/// when the repository is made again (a new base package): its `.git` file then points nowhere.
+pub fn is_worktree(dir: &Path) -> bool {
+    dir.join(".git").exists() && git_out(dir, &["rev-parse", "--git-dir"]).is_ok()
 }
 
 /// The pinned base: the tag `base` of the source repository.
@@ -699,6 +705,14 @@ pub fn rebase(layout: &Layout, version: &str) -> Result<bool, String> {
         "rebasing {count} patches from {} ({}) onto {} ({})",
         from.tag, from.version, to.tag, to.version
     );
+    // The files of the series that the new base changes too: git merges them (or stops).
+    let ours = git_out(&edit.dir, &["diff", "--name-only", &from.tag, "HEAD"])?;
+    let ours: Vec<&str> = ours.lines().collect();
+    let mut both = git(&edit.dir);
+    both.args(["diff", "--name-only", &from.tag, &to.tag, "--"])
+        .args(&ours);
+    let both = cmd::output_of(&mut both)?;
+    let merged: Vec<&str> = both.lines().collect();
     // Recorded first: after resolving conflicts by hand, series-regen must know the new base.
     edit.set_base(&to)?;
     let mut rb = git(&edit.dir);
@@ -711,20 +725,17 @@ pub fn rebase(layout: &Layout, version: &str) -> Result<bool, String> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let merged: BTreeSet<&str> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("Auto-merging "))
-        .collect();
     if out.status.success() {
         let patches = edit.commits(&to)?;
         println!(
-            "rebased cleanly: {} patches on {}; files merged with changes of the new base: {}",
+            "rebased cleanly: {} patches on {}; files of the series that the new base changes \
+             too, merged by git: {}",
             patches.len(),
             to.tag,
             if merged.is_empty() {
                 "none".to_string()
             } else {
-                merged.into_iter().collect::<Vec<_>>().join(", ")
+                merged.join(", ")
             }
         );
         println!(

@@ -46,8 +46,9 @@ const USAGE: &str = "usage: harness <test|run|bench|patches|series-*>
            write series/ (and the overlay's new files) back from that work tree
   series-rebase VERSION
            rebase that work tree onto another linux-source-6.12 version, reporting conflicts
-  series-check
-           build each prefix of the series (own work tree and build dir), no warning allowed";
+  series-check [--doctests]
+           build each prefix of the series (own work tree and build dir), no warning allowed;
+           with --doctests, compile the KUnit doctests of each prefix too";
 
 /// The stages of `harness test`, in the order they run.
 const STAGES: [&str; 8] = [
@@ -535,7 +536,10 @@ fn series_check() -> Result<bool, String> {
     let base = tree::ensure_base(&layout, &tc)?;
     let series = Series::load(&layout.repo)?;
     let mut report = Report::new(&base.describe());
-    report.stage("series-check", || bisect::run(&layout, &tc, &series));
+    let doctests = std::env::args().any(|a| a == "--doctests");
+    report.stage("series-check", || {
+        bisect::run(&layout, &tc, &series, doctests)
+    });
     Ok(report.finish())
 }
 
