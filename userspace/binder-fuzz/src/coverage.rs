@@ -187,7 +187,10 @@ pub fn run(code: &Code, seed: u64, time: Duration, guided: bool) -> Result<Reach
     let mut reached = Reached::default();
     while start.elapsed() < time {
         let seq = if !guided || corpus.is_empty() || rng.chance(10) {
-            diff::sequence(rng.fork(), mode)
+            // The manager is a server in another process (`death::start_server`).
+            let mut seq = diff::sequence(rng.fork(), mode);
+            seq.retain(|op| !matches!(op, Op::BecomeManager(_)));
+            seq
         } else {
             mutate(&mut rng, &corpus)
         };

@@ -364,3 +364,41 @@ pub fn run(path: &str, seed: u64, rounds: u64) -> Result<Report, String> {
     unsafe { libc::munmap(p, std::mem::size_of::<Shared>()) };
     result.map(|()| report)
 }
+
+/// Starts a server (context manager answering every call) on `path` in a child process, for
+/// fuzzing phases whose own process cannot be the manager of its calls. Stop it with
+/// [`stop_server`].
+pub fn start_server(path: &str, seed: u64) -> Result<(i32, *mut libc::c_void), String> {
+    // SAFETY: a new shared anonymous mapping; zeroed memory is a valid `Shared`.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            std::mem::size_of::<Shared>(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(format!("mmap: errno {}", errno()));
+    }
+    // SAFETY: the mapping is valid and zeroed; it lives until `stop_server` unmaps it.
+    let shared: &Shared = unsafe { &*p.cast::<Shared>() };
+    let pid = spawn(|| server(path, shared, seed))?;
+    if !wait_for(Duration::from_secs(10), || {
+        shared.server_ready.load(Ordering::SeqCst) == 1
+    }) {
+        let _ = stop_server(pid, p);
+        return Err("the server never became the context manager".into());
+    }
+    Ok((pid, p))
+}
+
+/// Stops a server of [`start_server`].
+pub fn stop_server(pid: i32, shared: *mut libc::c_void) -> Result<(), String> {
+    let r = kill_and_reap(pid, "server");
+    // SAFETY: the server is gone; nothing uses the mapping any more.
+    unsafe { libc::munmap(shared, std::mem::size_of::<Shared>()) };
+    r
+}

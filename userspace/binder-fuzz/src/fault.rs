@@ -51,7 +51,9 @@ pub fn run(seed: u64, time: Duration) -> Result<Report, String> {
     let mut report = Report::default();
     let start = Instant::now();
     while start.elapsed() < time {
-        let seq = diff::sequence(rng.fork(), mode);
+        let mut seq = diff::sequence(rng.fork(), mode);
+        // The manager is a server in another process (`death::start_server`).
+        seq.retain(|op| !matches!(op, crate::ops::Op::BecomeManager(_)));
         for op in &seq {
             world.fail_nth = Some((file.raw(), 1 + rng.below(20) as u32));
             let out = world.run(op);

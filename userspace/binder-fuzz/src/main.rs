@@ -402,6 +402,19 @@ fn main() {
     } else {
         ktap.result("fuzz_files_released", Ok(()));
     }
+    // The coverage and fault phases run in this process: a server in another one is the
+    // context manager, so that their calls to handle 0 reach a process that answers.
+    let server = if kcov || faults {
+        match death::start_server(LITE, seed) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                println!("# no server for the coverage and fault phases: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
     // The calls of this process from here on wait in a driver at times.
     exec::start_watchdog(WAIT);
     if kcov {
@@ -428,6 +441,11 @@ fn main() {
             Ok(())
         });
         ktap.result("fuzz_allocation_failures", r);
+    }
+    if let Some((pid, shared)) = server {
+        if let Err(e) = death::stop_server(pid, shared) {
+            println!("# {e}");
+        }
     }
     println!(
         "# calls: {} in sequences, {} by processes; {} kills",
