@@ -63,6 +63,13 @@ impl Arena {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
     }
 
+    /// Zeroes the scratch and write areas, so that what a call leaves there cannot reach the
+    /// next one (the two drivers' worlds have arenas of their own, with different histories).
+    fn clear(&self) {
+        // SAFETY: the two areas are the arena's writable part, which no reference points into.
+        unsafe { std::ptr::write_bytes(self.base as *mut u8, 0, 2 * AREA) };
+    }
+
     /// Reads `len` bytes at `addr` inside the arena.
     fn get(&self, addr: usize, len: usize) -> Vec<u8> {
         let len = len.min(self.guard().saturating_sub(addr));
@@ -391,6 +398,7 @@ impl World {
 
     /// Runs `op`.
     pub fn run(&mut self, op: &Op) -> Outcome {
+        self.arena.clear();
         let slot = op.slot();
         let fd = self.fd(slot);
         let skipped = |what: &str| Outcome {
