@@ -51,6 +51,11 @@ impl Binder {
         })
     }
 
+    /// An ioctl with an argument, on the device's file.
+    pub fn fd_ioctl<T>(&self, request: libc::c_ulong, arg: &mut T) -> Result<(), i32> {
+        self.fd.ioctl(request, arg)
+    }
+
     /// The size of the buffer area.
     pub fn area_size(&self) -> usize {
         self.len

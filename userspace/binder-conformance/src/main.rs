@@ -195,8 +195,13 @@ fn main() {
     // `--against-c`: compare the C binder with a second C binder device instead of
     // binder-lite, with every feature: checks that the checks record only what must be equal.
     let against_c = std::env::args().any(|a| a == "--against-c");
+    // `--all-features`: run every check on binder-lite, whatever LITE_LACKS says (to try a
+    // branch that adds a feature).
+    let all_features = std::env::args().any(|a| a == "--all-features");
     let (other, lacks) = if against_c {
         (c_device(C_DEVICE_2).unwrap_or_else(|e| e), &[][..])
+    } else if all_features {
+        (LITE.to_string(), &[][..])
     } else {
         (LITE.to_string(), LITE_LACKS)
     };

@@ -988,6 +988,77 @@ fn a_process_dies_with_work_pending(path: &str, rec: &mut Record) -> Result<(), 
     round_trip(rec, &p, 64, 0)
 }
 
+fn spawn_looper_requests_with_transactions(path: &str, rec: &mut Record) -> Result<(), String> {
+    let p = Pair::new(path, 0)?;
+    let mut max = 1u32;
+    let r = p.server.fd_ioctl(BINDER_SET_MAX_THREADS, &mut max);
+    rec.expect("BINDER_SET_MAX_THREADS(1)", r, Ok(()))?;
+    // A looper thread that takes a call while no other thread of its process waits is asked
+    // to start one more (BR_SPAWN_LOOPER in the first word), once.
+    let request = Parcel::bytes(b"ping");
+    let ((_, first), _) = both(
+        || p.server.serve_one(|_| Ok(Parcel::default())),
+        || p.client.call(p.handle, 1, 0, &request),
+    )?;
+    rec.expect(
+        "first call",
+        names(&first),
+        vec!["BR_SPAWN_LOOPER".into(), "BR_TRANSACTION".into()],
+    )?;
+    let ((_, second), _) = both(
+        || p.server.serve_one(|_| Ok(Parcel::default())),
+        || p.client.call(p.handle, 1, 0, &request),
+    )?;
+    rec.expect(
+        "while the request is open",
+        names(&second),
+        vec!["BR_TRANSACTION".into()],
+    )?;
+    // The new thread registers: the maximum is reached, nobody is asked any more.
+    let registered = Commands::new().word(BC_REGISTER_LOOPER);
+    let ((_, third), _) = both(
+        || {
+            p.server.write(&registered)?;
+            p.server.serve_one(|_| Ok(Parcel::default()))
+        },
+        || p.client.call(p.handle, 1, 0, &request),
+    )?;
+    rec.expect(
+        "at the maximum",
+        names(&third),
+        vec!["BR_TRANSACTION".into()],
+    )
+}
+
+fn thread_exit_with_a_call_pending(path: &str, rec: &mut Record) -> Result<(), String> {
+    let p = Pair::new(path, 0)?;
+    // The server's thread takes the call, then leaves (BINDER_THREAD_EXIT) without answering.
+    let ((exit, _), rets) = both(
+        || {
+            let is_txn = |r: &Ret| matches!(r, Ret::Transaction(_));
+            let rets =
+                p.server
+                    .wait_for(&Commands::new().enter_looper(), "BR_TRANSACTION", is_txn)?;
+            let t = first_txn(&rets).ok_or("no transaction")?.clone();
+            p.server
+                .write(&Commands::new().free_buffer(t.data.buffer))?;
+            Ok((p.server.fd_ioctl(BINDER_THREAD_EXIT, &mut 0i32), t))
+        },
+        || {
+            p.client
+                .call(p.handle, 1, 0, &Parcel::bytes(b"still there?"))
+        },
+    )?;
+    rec.expect("BINDER_THREAD_EXIT", exit, Ok(()))?;
+    rec.expect(
+        "caller saw",
+        names(&rets),
+        vec!["BR_TRANSACTION_COMPLETE".into(), "BR_DEAD_REPLY".into()],
+    )?;
+    // The process lives on: another of its threads answers the next call.
+    round_trip(rec, &p, 8, 0)
+}
+
 /// A child process that publishes node A with the broker and then waits: it dies (`_exit`)
 /// when the parent sends 0, or when a call reaches it after the parent sent 2.
 fn service_child(path: &str) -> Result<Child, String> {
@@ -1157,6 +1228,16 @@ pub const CHECKS: &[Entry] = &[
         "oneway_calls_arrive_in_order_one_at_a_time",
         &[TRANSACTIONS, NODES_AND_REFS],
         oneway_calls_arrive_in_order_one_at_a_time,
+    ),
+    (
+        "spawn_looper_requests_with_transactions",
+        &[TRANSACTIONS, NODES_AND_REFS],
+        spawn_looper_requests_with_transactions,
+    ),
+    (
+        "thread_exit_with_a_call_pending",
+        &[TRANSACTIONS, NODES_AND_REFS],
+        thread_exit_with_a_call_pending,
     ),
     (
         "concurrent_calls",
