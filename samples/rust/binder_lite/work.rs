@@ -230,10 +230,19 @@ impl Deliver for Command {
         out: &mut ReturnWriter,
     ) -> Result<bool> {
         use core::sync::atomic::Ordering;
-        let cmd = self.cmd.swap(crate::defs::BR_OK, Ordering::Relaxed);
+        let cmd = self.cmd.load(Ordering::Relaxed);
         drop(inner);
         if cmd != crate::defs::BR_OK {
+            // As in C, the command is cleared only once user space has it: if the copy
+            // faults, a thread's error stays set (its writes stay stopped) though no longer
+            // queued.
             out.write(&cmd)?;
+            let _ = self.cmd.compare_exchange(
+                cmd,
+                crate::defs::BR_OK,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
         }
         Ok(false)
     }
