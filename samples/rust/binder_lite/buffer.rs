@@ -259,12 +259,14 @@ impl<T> BufferArea<T> {
         if !matches!(self.inner.lock().state, State::Mapped { .. }) {
             return Err(ESRCH);
         }
+        // C checks that the mapping is there before anything else; we check it only when the
+        // reservation fails (else installing the pages checks it), and answer as C would.
         let size = align(data_size)
             .zip(align(offsets_size))
             .and_then(|(data, offsets)| data.checked_add(offsets))
-            .ok_or(EINVAL)?
+            .ok_or_else(|| self.error_unless_unmapped(EINVAL))?
             .max(ALIGN);
-        let nodes = ReserveNodes::new()?;
+        let nodes = ReserveNodes::new().map_err(|e| self.error_unless_unmapped(e))?;
         let result = match &mut self.inner.lock().state {
             State::Mapped {
                 mapping, allocator, ..
@@ -274,7 +276,10 @@ impl<T> BufferArea<T> {
             _ => Err((ESRCH, data)),
         };
         // `data` and the nodes are dropped here on failure, with the lock released.
-        let (range, start) = result.map_err(|(e, _data)| e)?;
+        let (range, start) = result.map_err(|(e, data)| {
+            drop(data);
+            self.error_unless_unmapped(e)
+        })?;
         let buffer = Buffer {
             range,
             size,
@@ -291,6 +296,32 @@ impl<T> BufferArea<T> {
             return Err(e);
         }
         Ok(buffer)
+    }
+
+    /// Whether the mapping that `mmap` set up is still there (C's `binder_alloc_get_vma()`):
+    /// neither unmapped nor replaced, and the process's address space not gone. Takes the
+    /// process's mmap read lock: call it with no lock held.
+    pub(crate) fn is_mapped(&self) -> bool {
+        let (mapping, mm) = match &self.inner.lock().state {
+            State::Mapped { mapping, mm, .. } => (*mapping, mm.clone()),
+            _ => return false,
+        };
+        // Declared before the lock guard, so that the last `mmput` runs after the unlock.
+        let Some(mm) = mm.mmget_not_zero() else {
+            return false;
+        };
+        let mmap = mm.mmap_read_lock();
+        mmap.vma_lookup(mapping.start)
+            .is_some_and(|vma| mapping.matches(vma))
+    }
+
+    /// `error`, or `ESRCH` if the mapping is gone: C answers that first.
+    fn error_unless_unmapped(&self, error: Error) -> Error {
+        if error == ESRCH || self.is_mapped() {
+            error
+        } else {
+            ESRCH
+        }
     }
 
     /// Installs the pages that cover `[offset, offset + size)` of the area and are not

@@ -568,7 +568,11 @@ impl Transaction {
             return Err((BR_FAILED_REPLY, -(kernel::bindings::EOPNOTSUPP as i32)));
         }
         if extra != 0 {
-            // Scatter-gather buffers are not supported.
+            // Scatter-gather buffers are not supported: refused as C refuses invalid ones,
+            // after its check that the target has a mapping.
+            if !target.buffers.is_mapped() {
+                return Err((BR_DEAD_REPLY, ESRCH.to_errno()));
+            }
             return Err(failed(EINVAL));
         }
         let accept_fds = match (&target_node, &*in_reply_to) {
