@@ -106,6 +106,37 @@ impl Binder {
         }
     }
 
+    /// One `BINDER_WRITE_READ` of `cmds` with a read buffer that may point anywhere (the
+    /// driver checks it): `read_size` bytes at `read_buffer`, `read_consumed` of them used.
+    /// Returns the result and the consumed counts.
+    pub fn write_read_at(
+        &self,
+        cmds: &Commands<'_>,
+        read_buffer: u64,
+        read_size: u64,
+        read_consumed: u64,
+    ) -> (Result<(), i32>, u64, u64) {
+        let mut bwr = WriteRead {
+            write_size: cmds.bytes.len() as u64,
+            write_consumed: 0,
+            write_buffer: cmds.bytes.as_ptr() as u64,
+            read_size,
+            read_consumed,
+            read_buffer,
+        };
+        let result = self.fd.ioctl(BINDER_WRITE_READ, &mut bwr);
+        (result, bwr.write_consumed, bwr.read_consumed)
+    }
+
+    /// Unmaps the buffer area; the file stays open. Transactions to this process then fail.
+    pub fn unmap(&mut self) -> Result<(), String> {
+        if self.len > 0 {
+            proto::munmap(self.map, self.len).map_err(|e| format!("munmap: {}", errno_name(e)))?;
+            self.len = 0;
+        }
+        Ok(())
+    }
+
     /// Runs `cmds` without reading; fails on an error.
     pub fn write(&self, cmds: &Commands<'_>) -> Result<(), String> {
         let io = self.write_read(cmds, None);
@@ -712,6 +743,11 @@ impl<'a> Commands<'a> {
     pub fn raw_from(self, other: &Commands<'_>) -> Self {
         let bytes = other.bytes.clone();
         self.raw(&bytes)
+    }
+
+    /// The length of the commands in bytes.
+    pub fn byte_len(&self) -> u64 {
+        self.bytes.len() as u64
     }
 
     /// `cmd` with a transaction structure that may point anywhere (the caller's business).

@@ -833,6 +833,111 @@ fn transactions_to_a_process_without_mapping(path: &str, rec: &mut Record) -> Re
     Ok(())
 }
 
+/// A transaction to a process whose mapping is gone, with sizes that would be refused if it
+/// were there: the C binder looks for the mapping first (`BR_DEAD_REPLY`, `ESRCH`), then at the
+/// sizes (`EINVAL`, `ENOSPC`). Found by binder-fuzz (seed 0x4e0f797c981b1921).
+fn bad_sizes_to_a_process_whose_mapping_is_gone(
+    path: &str,
+    rec: &mut Record,
+) -> Result<(), String> {
+    let broker = Broker::start(path)?;
+    let mut server = Binder::open(path)?;
+    let node = FlatBinderObject::binder(true, NODE_S.0, NODE_S.1);
+    let (published, _, _) = broker.publish(&server, node)?;
+    let client = Binder::open(path)?;
+    let handle = broker.lookup(&client, published)?;
+    let empty = Parcel::default();
+    // Sizes that overflow once aligned, and sizes larger than the area (the fuzzer's).
+    let sizes = [
+        ("data_size near 2^64", u64::MAX - 2, 0, -libc::EINVAL),
+        ("offsets_size near 2^64", 0, u64::MAX - 6, -libc::EINVAL),
+        ("huge data_size", u64::MAX - 26, 0, -libc::ENOSPC),
+        ("2 MiB of data", 2 << 20, 0, -libc::ENOSPC),
+    ];
+    for mapped in [true, false] {
+        if !mapped {
+            server.unmap()?;
+        }
+        for (what, data_size, offsets_size, errno) in sizes {
+            let t = TransactionData {
+                data_size,
+                offsets_size,
+                ..empty.txn(handle, 1, 0)
+            };
+            let cmds = Commands::new().transaction_data(BC_TRANSACTION, t);
+            let rets = client.send(&cmds, false)?;
+            let (cmd, ee) = if mapped {
+                ("BR_FAILED_REPLY", (BR_FAILED_REPLY, errno))
+            } else {
+                ("BR_DEAD_REPLY", (BR_DEAD_REPLY, -libc::ESRCH))
+            };
+            let what = format!("{what}, mapped {mapped}");
+            rec.expect(&what, names(&rets), vec![cmd.to_string()])?;
+            rec.expect("extended error", client.extended_error(), Ok(ee))?;
+        }
+    }
+    // Extra buffers (BC_TRANSACTION_SG) go to the same check first.
+    let t = empty.txn(handle, 1, 0);
+    let cmds = Commands::new()
+        .word(BC_TRANSACTION_SG)
+        .raw(&t.to_bytes())
+        .dword(64);
+    let rets = client.send(&cmds, false)?;
+    rec.expect(
+        "BC_TRANSACTION_SG, unmapped",
+        names(&rets),
+        vec!["BR_DEAD_REPLY".into()],
+    )?;
+    let ee = client.extended_error();
+    rec.expect("extended error", ee, Ok((BR_DEAD_REPLY, -libc::ESRCH)))
+}
+
+/// While a thread has an error it has not read (a failed transaction's `BR_FAILED_REPLY`), the
+/// C binder runs none of its commands: `write_consumed` stays 0. A read that faults while it
+/// returns the error takes it off the queue, but the error stays the thread's, and so its
+/// writes stay stopped for good. Found by binder-fuzz (seeds 0x31d1f36f2c562e7c,
+/// 0x1a21c659012a2df7, 0x2d51281a8544fce3).
+fn writes_stop_while_an_error_is_unread(path: &str, rec: &mut Record) -> Result<(), String> {
+    let client = Binder::open(path)?;
+    let empty = Parcel::default();
+    // A handle the process does not have.
+    let failing = Commands::new().transaction(0x7fff_0001, 1, TF_ONE_WAY, &empty);
+    let looper = Commands::new().enter_looper();
+    let consumed = |io: client::Io| (io.result, io.write_consumed);
+    let io = client.write_read(&failing, None);
+    rec.expect(
+        "failed transaction",
+        consumed(io),
+        (Ok(()), failing.byte_len()),
+    )?;
+    let io = client.write_read(&looper, None);
+    rec.expect("next write", consumed(io), (Ok(()), 0))?;
+    let rets = client.read(client::QUIET)?;
+    rec.expect("read", names(&rets), vec!["BR_FAILED_REPLY".into()])?;
+    let io = client.write_read(&looper, None);
+    rec.expect(
+        "write after the read",
+        consumed(io),
+        (Ok(()), looper.byte_len()),
+    )?;
+    // Again, and the read faults on the error: nothing at 0 + 4 can be written.
+    let r = client.write_read_at(&failing, 0, 1024, 4);
+    rec.expect(
+        "failed transaction, faulting read",
+        r,
+        (Err(libc::EFAULT), failing.byte_len(), 4),
+    )?;
+    for what in ["next write", "after a read", "after a read again"] {
+        let io = client.write_read(&looper, None);
+        rec.expect(what, consumed(io), (Ok(()), 0))?;
+        // Nothing is queued: the read waits until interrupted.
+        let rets = client.read(client::QUIET)?;
+        rec.expect("read", names(&rets), Vec::<String>::new())?;
+    }
+    let ee = client.extended_error();
+    rec.expect("extended error", ee, Ok((BR_FAILED_REPLY, -libc::EINVAL)))
+}
+
 /// Serves calls on a looper thread of `server`: answers each with its payload reversed, until
 /// a one-way call with code [`STOP`]. Returns how many it answered.
 fn serve_until_stop(server: &Binder) -> Result<usize, String> {
@@ -1263,5 +1368,15 @@ pub const CHECKS: &[Entry] = &[
         "dead_reply_when_the_server_dies",
         &[TRANSACTIONS, NODES_AND_REFS, DEATH],
         dead_reply_when_the_server_dies,
+    ),
+    (
+        "writes_stop_while_an_error_is_unread",
+        &[TRANSACTIONS],
+        writes_stop_while_an_error_is_unread,
+    ),
+    (
+        "bad_sizes_to_a_process_whose_mapping_is_gone",
+        &[TRANSACTIONS, NODES_AND_REFS],
+        bad_sizes_to_a_process_whose_mapping_is_gone,
     ),
 ];
