@@ -24,6 +24,40 @@ pub const SUPPORTED: &[Feature] = &[
     Feature::WriteRead,
     Feature::Looper,
     Feature::UnknownCommand,
+    Feature::Transaction,
+    Feature::OneWay,
+    Feature::Reply,
+    Feature::BinderObjects,
+    Feature::FreeBuffer,
+    Feature::RefCounts,
+    Feature::RefDone,
+    Feature::Death,
+];
+
+/// Sequences that once found a difference, with their mode (`--mode`): each runs in every
+/// differential run, and must agree. The sequence of a seed depends on [`SUPPORTED`] (the
+/// restricted mode draws only supported calls): these were found with the list above.
+pub const REGRESSIONS: &[(u64, &str, &str)] = &[
+    (
+        0x31d1f36f2c562e7c,
+        "restricted",
+        "commands ran while a faulted read left the thread's error set",
+    ),
+    (
+        0x1a21c659012a2df7,
+        "restricted",
+        "BC_RELEASE ran while the thread's error was unread",
+    ),
+    (
+        0x2d51281a8544fce3,
+        "restricted",
+        "BC_ENTER_LOOPER ran after a failed BC_REPLY's unread error",
+    ),
+    (
+        0x4e0f797c981b1921,
+        "any",
+        "a bad size to a process whose mapping is gone gave BR_FAILED_REPLY, not BR_DEAD_REPLY",
+    ),
 ];
 
 /// A known difference: what, why, and which calls it concerns.

@@ -214,6 +214,46 @@ fn phase(
     (stats, failures)
 }
 
+/// Runs the sequences of [`diff::REGRESSIONS`] on both drivers; every one must agree.
+fn regression_phase(c_path: Option<&str>) -> Result<(), String> {
+    let c_path = c_path.ok_or("no C binder device to compare with")?;
+    let mut failures = Vec::new();
+    let mut stats = Stats::default();
+    let mut procs = procs::Procs::start(LITE, Some(c_path))?;
+    for &(seed, mode_name, what) in diff::REGRESSIONS {
+        let mode = mode_named(mode_name).ok_or("unknown mode")?;
+        let seq = diff::sequence(seed, mode);
+        let all: Vec<usize> = (0..seq.len()).collect();
+        // As in the phases, a difference must come back to count (the C binder releases a
+        // process asynchronously).
+        let r = diff::run(&mut procs, seed, mode, &seq, &all, &mut stats, false)
+            .or_else(|_| diff::run(&mut procs, seed, mode, &seq, &all, &mut stats, false));
+        if let Err(f) = r {
+            println!(
+                "# fuzz_regression_seeds: {seed:#x} ({what}): call {}:",
+                f.index
+            );
+            println!("#   {}", ops::describe(&seq[f.index]));
+            for line in f.what.lines() {
+                println!("#     {line}");
+            }
+            println!("#   replay: binder-fuzz --replay {seed:#x} --mode {mode_name}");
+            failures.push(format!("{seed:#x}"));
+        }
+    }
+    println!(
+        "# fuzz_regression_seeds: {} sequences, {} calls compared, {} differ",
+        diff::REGRESSIONS.len(),
+        stats.compared,
+        failures.len()
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("sequences {} differ", failures.join(", ")))
+    }
+}
+
 /// The death test: on the C binder (a tenth of the rounds, which checks the test itself) and,
 /// once binder-lite has transactions, on binder-lite.
 fn death_phase(c_path: Option<&str>, seed: u64, rounds: u64) -> Result<(), String> {
@@ -346,7 +386,7 @@ fn main() {
         .unwrap_or(0x5eed);
     let kcov = std::path::Path::new(coverage::KCOV).exists();
     let faults = fault::available();
-    let mut ktap = Ktap::new(PHASES.len() + 3 + usize::from(kcov) + usize::from(faults));
+    let mut ktap = Ktap::new(PHASES.len() + 4 + usize::from(kcov) + usize::from(faults));
     println!("# seed {seed:#x}");
 
     // Processes first: the parent must have no thread when it forks.
@@ -378,6 +418,10 @@ fn main() {
     ktap.result(
         "fuzz_death_kill_server_or_client",
         death_phase(c_path.as_deref().ok(), seed, budget.deaths),
+    );
+    ktap.result(
+        "fuzz_regression_seeds",
+        regression_phase(c_path.as_deref().ok()),
     );
     let mut total = 0;
     for (i, (name, mode, share)) in PHASES.iter().enumerate() {
