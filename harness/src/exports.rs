@@ -69,6 +69,9 @@ pub enum Item {
     Fn { owner: Option<String>, name: String },
     /// `pub trait name`, which a module uses by implementing it.
     Trait(String),
+    /// `pub trait name: Sealed`, which a module cannot implement and uses by naming it (as a
+    /// bound or in a path).
+    SealedTrait(String),
 }
 
 impl std::fmt::Display for Item {
@@ -80,6 +83,7 @@ impl std::fmt::Display for Item {
             } => write!(f, "{o}::{name}"),
             Item::Fn { owner: None, name } => write!(f, "fn {name}"),
             Item::Trait(t) => write!(f, "trait {t}"),
+            Item::SealedTrait(t) => write!(f, "sealed trait {t}"),
         }
     }
 }
@@ -119,8 +123,18 @@ fn collect_items(items: &[syn::Item], out: &mut BTreeSet<Item>) {
                     }
                 }
             }
-            syn::Item::Trait(t) if is_pub(&t.vis) => {
-                out.insert(Item::Trait(t.ident.to_string()));
+            // `Sealed` itself only keeps other crates from implementing a trait.
+            syn::Item::Trait(t) if is_pub(&t.vis) && t.ident != "Sealed" => {
+                let sealed = t.supertraits.iter().any(|bound| {
+                    matches!(bound, syn::TypeParamBound::Trait(b)
+                        if b.path.segments.last().is_some_and(|s| s.ident == "Sealed"))
+                });
+                let name = t.ident.to_string();
+                out.insert(if sealed {
+                    Item::SealedTrait(name)
+                } else {
+                    Item::Trait(name)
+                });
             }
             syn::Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
@@ -173,7 +187,7 @@ impl<'ast> Visit<'ast> for Names {
 
 /// The items of `required` that the module source `module` does not name: a method as
 /// `Owner::method` (with any generic arguments), a free function by its name, a trait by an
-/// `impl` of it.
+/// `impl` of it, a sealed trait by its name.
 pub fn missing(required: &BTreeSet<Item>, module: &str) -> Result<Vec<Item>, String> {
     let file = syn::parse_file(module).map_err(|e| e.to_string())?;
     let mut names = Names::default();
@@ -183,6 +197,7 @@ pub fn missing(required: &BTreeSet<Item>, module: &str) -> Result<Vec<Item>, Str
         .filter(|item| match item {
             Item::Fn { owner, name } => !names.paths.contains(&(owner.clone(), name.clone())),
             Item::Trait(t) => !names.traits.contains(t),
+            Item::SealedTrait(t) => !names.paths.contains(&(None, t.clone())),
         })
         .cloned()
         .collect())
@@ -203,6 +218,8 @@ impl<const N: usize> Pool<N> {
 }
 impl<const N: usize> Drop for Pool<N> { fn drop(&mut self) {} }
 pub trait Hook { fn call(); }
+mod private { pub trait Sealed {} }
+pub trait Mode: private::Sealed { fn unlock(); }
 #[cfg(CONFIG_X)]
 mod inner {
     impl super::Pool<1> {
@@ -217,7 +234,13 @@ mod inner {
         let shown: Vec<String> = items.iter().map(ToString::to_string).collect();
         assert_eq!(
             shown,
-            ["fn free_fn", "Pool::gated", "Pool::new", "trait Hook"],
+            [
+                "fn free_fn",
+                "Pool::gated",
+                "Pool::new",
+                "trait Hook",
+                "sealed trait Mode"
+            ],
             "{shown:?}"
         );
     }
@@ -239,7 +262,10 @@ fn f() {
             .iter()
             .map(ToString::to_string)
             .collect();
-        assert_eq!(missing, ["Pool::gated"]);
+        assert_eq!(missing, ["Pool::gated", "sealed trait Mode"]);
+        // A sealed trait cannot be implemented: naming it is enough.
+        let named = format!("{module}\nfn g<M: Mode>() {{}}");
+        assert_eq!(missing_names(&items, &named), ["Pool::gated"]);
         // A method called with method syntax is not named as a path: it does not count,
         // because nothing then forces its instantiation in the module.
         let by_method = "fn f(p: &Pool<1>) { p.gated(); }";
