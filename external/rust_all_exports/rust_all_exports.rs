@@ -20,8 +20,9 @@ use kernel::{
     miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
         self,
+        lock::{MmapLockMode, Read, Write},
         virt::{VmaMixedMap, VmaNew, VmaRef},
-        Mm, MmWithUser, MmWithUserAsync, MmapReadGuard, MmapWriteGuard,
+        Mm, MmWithUser, MmWithUserAsync, MmapGuard, MmapReadGuard, MmapWriteGuard,
     },
     page::{self, BorrowedPage, Page, Pages},
     pid_namespace::PidNamespace,
@@ -179,13 +180,9 @@ fn mms() {
     keep(MmWithUser::mmap_read_lock as fn(_) -> _);
     keep(MmWithUser::mmap_read_trylock as fn(_) -> _);
     keep(MmWithUser::mmap_write_lock as fn(_) -> _);
-    keep(MmapReadGuard::vma_lookup as fn(_, _) -> _);
-    keep(MmapReadGuard::vmas as fn(_) -> _);
-    keep(MmapReadGuard::mm as fn(_) -> _);
+    keep_mmap_guard::<Read>();
+    keep_mmap_guard::<Write>();
     keep(core::ptr::drop_in_place::<MmapReadGuard<'_>> as unsafe fn(_));
-    keep(MmapWriteGuard::vma_lookup as fn(_, _) -> _);
-    keep(MmapWriteGuard::vmas as fn(_) -> _);
-    keep(MmapWriteGuard::mm as fn(_) -> _);
     keep(core::ptr::drop_in_place::<MmapWriteGuard<'_>> as unsafe fn(_));
     keep(<mm::VmaIter<'_> as Iterator>::next as fn(_) -> _);
     keep(MmWithUser::lock_vma_under_rcu as fn(_, _) -> _);
@@ -213,6 +210,13 @@ fn mms() {
     keep(VmaNew::readable as fn(_) -> _);
     keep(VmaNew::writable as fn(_) -> _);
     keep(VmaNew::executable as fn(_) -> _);
+}
+
+/// The mmap lock guard's methods, for one lock mode.
+fn keep_mmap_guard<M: MmapLockMode>() {
+    keep(MmapGuard::<M>::vma_lookup as fn(_, _) -> _);
+    keep(MmapGuard::<M>::vmas as fn(_) -> _);
+    keep(MmapGuard::<M>::mm as fn(_) -> _);
 }
 
 fn tasks() {

@@ -37,7 +37,7 @@ pub mod mmput_async;
 pub mod virt;
 pub mod vma_iter;
 
-pub use lock::{MmapReadGuard, MmapWriteGuard, VmaReadGuard};
+pub use lock::{MmapGuard, MmapReadGuard, MmapWriteGuard, VmaReadGuard};
 #[cfg(CONFIG_MMU)]
 pub use mmput_async::MmWithUserAsync;
 pub use vma_iter::VmaIter;

@@ -4,10 +4,11 @@
 //!
 //! C header: [`include/linux/mmap_lock.h`](srctree/include/linux/mmap_lock.h).
 //!
-//! - [`MmapReadGuard`]: the mmap lock held for reading. VMAs can be looked up and read, and
-//!   pages can be inserted into or zapped from them; the VMA tree cannot change.
-//! - [`MmapWriteGuard`]: the mmap lock held for writing. Everything the read lock allows, and
-//!   nobody else can look at the VMAs.
+//! - [`MmapReadGuard`] (an [`MmapGuard`] in mode [`Read`]): the mmap lock held for reading.
+//!   VMAs can be looked up and read, and pages can be inserted into or zapped from them; the
+//!   VMA tree cannot change.
+//! - [`MmapWriteGuard`] (an [`MmapGuard`] in mode [`Write`]): the mmap lock held for writing.
+//!   Everything the read lock allows, and nobody else can look at the VMAs.
 //! - [`VmaReadGuard`]: the read lock of a single VMA (`CONFIG_PER_VMA_LOCK`), taken without
 //!   the mmap lock. Only that VMA can be used.
 //!
@@ -41,11 +42,8 @@ impl MmWithUser {
     pub fn mmap_read_lock(&self) -> MmapReadGuard<'_> {
         // SAFETY: By the type invariant, the mm is valid.
         unsafe { bindings::mmap_read_lock(self.as_raw()) };
-        // INVARIANT: We just took the mmap lock for reading.
-        MmapReadGuard {
-            mm: self,
-            _not_send: PhantomData,
-        }
+        // SAFETY: We just took the mmap lock for reading.
+        unsafe { MmapGuard::new(self) }
     }
 
     /// Tries to take the mmap lock for reading without sleeping.
@@ -72,11 +70,8 @@ impl MmWithUser {
     pub fn mmap_read_trylock(&self) -> Option<MmapReadGuard<'_>> {
         // SAFETY: By the type invariant, the mm is valid.
         if unsafe { bindings::mmap_read_trylock(self.as_raw()) } {
-            // INVARIANT: We just took the mmap lock for reading.
-            Some(MmapReadGuard {
-                mm: self,
-                _not_send: PhantomData,
-            })
+            // SAFETY: We just took the mmap lock for reading.
+            Some(unsafe { MmapGuard::new(self) })
         } else {
             None
         }
@@ -102,28 +97,107 @@ impl MmWithUser {
     pub fn mmap_write_lock(&self) -> MmapWriteGuard<'_> {
         // SAFETY: By the type invariant, the mm is valid.
         unsafe { bindings::mmap_write_lock(self.as_raw()) };
-        // INVARIANT: We just took the mmap lock for writing.
-        MmapWriteGuard {
-            mm: self,
-            _not_send: PhantomData,
-        }
+        // SAFETY: We just took the mmap lock for writing.
+        unsafe { MmapGuard::new(self) }
     }
 }
 
-/// Looks up the VMA containing `addr`.
+/// How the mmap lock is held by an [`MmapGuard`]: [`Read`] or [`Write`].
 ///
-/// # Safety
+/// The mode only decides how the lock is released; what a guard allows is the same for both
+/// modes and implemented once, on [`MmapGuard`].
 ///
-/// The caller must hold the mmap lock of `mm` (read or write) for the lifetime `'a`.
-unsafe fn vma_lookup<'a>(mm: &MmWithUser, addr: usize) -> Option<&'a VmaRef> {
-    // SAFETY: The mm is valid, and the caller holds its mmap lock.
-    let vma = unsafe { bindings::vma_lookup(mm.as_raw(), addr) };
-    if vma.is_null() {
-        None
-    } else {
-        // SAFETY: `vma` is a VMA of `mm`, which cannot be freed or changed while the caller
-        // holds the mmap lock, which it does for `'a`.
-        Some(unsafe { VmaRef::from_raw(vma) })
+/// This trait is sealed: only [`Read`] and [`Write`] implement it.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::lock::{MmapGuard, MmapLockMode, Read, Write};
+///
+/// // Code that only looks at VMAs takes a guard of either mode.
+/// fn is_mapped<M: MmapLockMode>(guard: &MmapGuard<'_, M>, addr: usize) -> bool {
+///     guard.vma_lookup(addr).is_some()
+/// }
+///
+/// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+///     kernel::mm::kunit::MAP_PRIVATE)?;
+/// kernel::mm::with_current_mm(|mm| {
+///     let mm = mm.unwrap();
+///     let read: MmapGuard<'_, Read> = mm.mmap_read_lock();
+///     assert!(is_mapped(&read, addr));
+///     assert!(!is_mapped(&read, 0));
+///     drop(read);
+///     let write: MmapGuard<'_, Write> = mm.mmap_write_lock();
+///     assert!(is_mapped(&write, addr));
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub trait MmapLockMode: private::Sealed {
+    /// Releases the mmap lock of `mm`, held in this mode.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the mmap lock of `mm` in this mode, and must not use the lock
+    /// afterwards.
+    #[doc(hidden)]
+    unsafe fn unlock(mm: &MmWithUser);
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Read {}
+    impl Sealed for super::Write {}
+}
+
+/// The mmap lock is held for reading: others may read it too, nobody may write it.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{lock::Read, MmapGuard, MmapReadGuard};
+///
+/// fn takes(_: MmapGuard<'_, Read>) {}
+/// # kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+/// #     kernel::mm::kunit::MAP_PRIVATE)?;
+/// kernel::mm::with_current_mm(|mm| {
+///     let guard: MmapReadGuard<'_> = mm.unwrap().mmap_read_lock();
+///     takes(guard);
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub enum Read {}
+
+/// The mmap lock is held for writing: nobody else holds it.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::{lock::Write, MmapGuard, MmapWriteGuard};
+///
+/// fn takes(_: MmapGuard<'_, Write>) {}
+/// # kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+/// #     kernel::mm::kunit::MAP_PRIVATE)?;
+/// kernel::mm::with_current_mm(|mm| {
+///     let guard: MmapWriteGuard<'_> = mm.unwrap().mmap_write_lock();
+///     takes(guard);
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub enum Write {}
+
+impl MmapLockMode for Read {
+    #[inline]
+    unsafe fn unlock(mm: &MmWithUser) {
+        // SAFETY: The caller holds the mmap lock of `mm` for reading.
+        unsafe { bindings::mmap_read_unlock(mm.as_raw()) };
+    }
+}
+
+impl MmapLockMode for Write {
+    #[inline]
+    unsafe fn unlock(mm: &MmWithUser) {
+        // SAFETY: The caller holds the mmap lock of `mm` for writing.
+        unsafe { bindings::mmap_write_unlock(mm.as_raw()) };
     }
 }
 
@@ -131,10 +205,6 @@ unsafe fn vma_lookup<'a>(mm: &MmWithUser, addr: usize) -> Option<&'a VmaRef> {
 ///
 /// While it is held, the set of VMAs of the mm cannot change, so VMAs can be looked up and
 /// used (see [`VmaRef`]). The lock is released when the guard is dropped.
-///
-/// # Invariants
-///
-/// The mmap lock of `mm` is held for reading by the task owning the guard.
 ///
 /// # Examples
 ///
@@ -150,13 +220,85 @@ unsafe fn vma_lookup<'a>(mm: &MmWithUser, addr: usize) -> Option<&'a VmaRef> {
 /// });
 /// # Ok::<(), Error>(())
 /// ```
-pub struct MmapReadGuard<'a> {
+pub type MmapReadGuard<'a> = MmapGuard<'a, Read>;
+
+/// The mmap lock of an mm, held for writing.
+///
+/// Nobody else can look at or change the VMAs of the mm while it is held. The lock is released
+/// when the guard is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::with_current_mm;
+///
+/// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+///     kernel::mm::kunit::MAP_PRIVATE)?;
+/// with_current_mm(|mm| {
+///     let mm = mm.unwrap();
+///     let guard = mm.mmap_write_lock();
+///     assert!(guard.vmas().any(|vma| vma.start() == addr));
+///     assert!(mm.mmap_read_trylock().is_none());
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub type MmapWriteGuard<'a> = MmapGuard<'a, Write>;
+
+/// The mmap lock of an mm, held in mode `M` ([`Read`] or [`Write`]).
+///
+/// Usually named by its aliases [`MmapReadGuard`] and [`MmapWriteGuard`]. Whatever the mode,
+/// the set of VMAs cannot change while the guard lives, so both modes allow the same lookups;
+/// the lock is released in its mode when the guard is dropped.
+///
+/// # Invariants
+///
+/// The mmap lock of `mm` is held in mode `M` by the task owning the guard.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::mm::with_current_mm;
+///
+/// # kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
+/// #     kernel::mm::kunit::MAP_PRIVATE)?;
+/// with_current_mm(|mm| {
+///     let mm = mm.unwrap();
+///     let reader = mm.mmap_read_lock();
+///     // Readers share the lock.
+///     assert!(mm.mmap_read_trylock().is_some());
+///     // Dropping the guard releases the lock: a writer gets it.
+///     drop(reader);
+///     let writer = mm.mmap_write_lock();
+///     assert!(mm.mmap_read_trylock().is_none());
+///     drop(writer);
+///     assert!(mm.mmap_read_trylock().is_some());
+/// });
+/// # Ok::<(), Error>(())
+/// ```
+pub struct MmapGuard<'a, M: MmapLockMode> {
     mm: &'a MmWithUser,
+    _mode: PhantomData<M>,
     /// The lock must be released by the task that took it.
     _not_send: PhantomData<*mut ()>,
 }
 
-impl<'a> MmapReadGuard<'a> {
+impl<'a, M: MmapLockMode> MmapGuard<'a, M> {
+    /// Creates the guard of a lock the caller took.
+    ///
+    /// # Safety
+    ///
+    /// The caller must hold the mmap lock of `mm` in mode `M`, and hands its release over to
+    /// the guard.
+    #[inline]
+    unsafe fn new(mm: &'a MmWithUser) -> Self {
+        // INVARIANT: The caller holds the mmap lock of `mm` in mode `M`.
+        Self {
+            mm,
+            _mode: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
+
     /// Returns the VMA containing `addr`, or `None` if `addr` is not mapped.
     ///
     /// The VMA can be used for as long as the guard is held.
@@ -169,18 +311,29 @@ impl<'a> MmapReadGuard<'a> {
     /// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
     ///     kernel::mm::kunit::MAP_PRIVATE)?;
     /// with_current_mm(|mm| {
-    ///     let guard = mm.unwrap().mmap_read_lock();
+    ///     let mm = mm.unwrap();
+    ///     let guard = mm.mmap_read_lock();
     ///     assert_eq!(guard.vma_lookup(addr).map(|vma| vma.start()), Some(addr));
     ///     // Page zero is never mapped.
     ///     assert!(guard.vma_lookup(0).is_none());
+    ///     drop(guard);
+    ///     let guard = mm.mmap_write_lock();
+    ///     assert_eq!(guard.vma_lookup(addr).map(|vma| vma.end()), Some(addr + 4096));
     /// });
     /// # Ok::<(), Error>(())
     /// ```
     #[inline]
     pub fn vma_lookup(&self, addr: usize) -> Option<&VmaRef> {
-        // SAFETY: By the type invariant, the mmap lock is held for as long as `self` is
-        // borrowed.
-        unsafe { vma_lookup(self.mm, addr) }
+        // SAFETY: By the type invariant, the mm is valid and its mmap lock is held.
+        let vma = unsafe { bindings::vma_lookup(self.mm.as_raw(), addr) };
+        if vma.is_null() {
+            None
+        } else {
+            // SAFETY: `vma` is a VMA of the mm, which cannot be freed or changed while its
+            // mmap lock is held, which it is for as long as `self` is borrowed (type
+            // invariant).
+            Some(unsafe { VmaRef::from_raw(vma) })
+        }
     }
 
     /// Returns an iterator over the VMAs of the mm, in address order.
@@ -226,112 +379,6 @@ impl<'a> MmapReadGuard<'a> {
     /// with_current_mm(|mm| {
     ///     let mm = mm.unwrap();
     ///     assert_eq!(mm.mmap_read_lock().mm().as_raw(), mm.as_raw());
-    /// });
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn mm(&self) -> &'a MmWithUser {
-        self.mm
-    }
-}
-
-impl Drop for MmapReadGuard<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant, we hold the mmap lock for reading.
-        unsafe { bindings::mmap_read_unlock(self.mm.as_raw()) };
-    }
-}
-
-/// The mmap lock of an mm, held for writing.
-///
-/// Nobody else can look at or change the VMAs of the mm while it is held. The lock is released
-/// when the guard is dropped.
-///
-/// # Invariants
-///
-/// The mmap lock of `mm` is held for writing by the task owning the guard.
-///
-/// # Examples
-///
-/// ```
-/// use kernel::mm::with_current_mm;
-///
-/// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
-///     kernel::mm::kunit::MAP_PRIVATE)?;
-/// with_current_mm(|mm| {
-///     let mm = mm.unwrap();
-///     let guard = mm.mmap_write_lock();
-///     assert!(guard.vmas().any(|vma| vma.start() == addr));
-///     assert!(mm.mmap_read_trylock().is_none());
-/// });
-/// # Ok::<(), Error>(())
-/// ```
-pub struct MmapWriteGuard<'a> {
-    mm: &'a MmWithUser,
-    /// The lock must be released by the task that took it.
-    _not_send: PhantomData<*mut ()>,
-}
-
-impl<'a> MmapWriteGuard<'a> {
-    /// Returns the VMA containing `addr`, or `None` if `addr` is not mapped.
-    ///
-    /// The VMA can be used for as long as the guard is held.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::mm::with_current_mm;
-    ///
-    /// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
-    ///     kernel::mm::kunit::MAP_PRIVATE)?;
-    /// with_current_mm(|mm| {
-    ///     let guard = mm.unwrap().mmap_write_lock();
-    ///     assert_eq!(guard.vma_lookup(addr).map(|vma| vma.end()), Some(addr + 4096));
-    ///     assert!(guard.vma_lookup(0).is_none());
-    /// });
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn vma_lookup(&self, addr: usize) -> Option<&VmaRef> {
-        // SAFETY: By the type invariant, the mmap lock is held for as long as `self` is
-        // borrowed.
-        unsafe { vma_lookup(self.mm, addr) }
-    }
-
-    /// Returns an iterator over the VMAs of the mm, in address order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::mm::with_current_mm;
-    ///
-    /// let addr = kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
-    ///     kernel::mm::kunit::MAP_PRIVATE)?;
-    /// with_current_mm(|mm| {
-    ///     let guard = mm.unwrap().mmap_write_lock();
-    ///     assert_eq!(guard.vmas().filter(|vma| vma.start() == addr).count(), 1);
-    /// });
-    /// # Ok::<(), Error>(())
-    /// ```
-    #[inline]
-    pub fn vmas(&self) -> VmaIter<'_> {
-        // SAFETY: By the type invariant, the mmap lock is held for as long as `self` is
-        // borrowed.
-        unsafe { VmaIter::new(self.mm, 0) }
-    }
-
-    /// Returns the mm whose lock is held.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use kernel::mm::with_current_mm;
-    ///
-    /// # kernel::mm::kunit::vm_mmap(None, 4096, kernel::mm::kunit::PROT_READ,
-    /// #     kernel::mm::kunit::MAP_PRIVATE)?;
-    /// with_current_mm(|mm| {
-    ///     let mm = mm.unwrap();
     ///     assert_eq!(mm.mmap_write_lock().mm().as_raw(), mm.as_raw());
     /// });
     /// # Ok::<(), Error>(())
@@ -342,11 +389,12 @@ impl<'a> MmapWriteGuard<'a> {
     }
 }
 
-impl Drop for MmapWriteGuard<'_> {
+impl<M: MmapLockMode> Drop for MmapGuard<'_, M> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: By the type invariant, we hold the mmap lock for writing.
-        unsafe { bindings::mmap_write_unlock(self.mm.as_raw()) };
+        // SAFETY: By the type invariant, we hold the mmap lock in mode `M`, and the guard is
+        // gone after this.
+        unsafe { M::unlock(self.mm) };
     }
 }
 

@@ -72,10 +72,10 @@ pub mod flags {
 /// A VMA that the caller may read.
 ///
 /// The caller holds the mmap lock of the VMA's mm (read or write) or the VMA's own read lock;
-/// this is proven by where the reference comes from (e.g. [`MmapReadGuard::vma_lookup`]), and
+/// this is proven by where the reference comes from (e.g. [`MmapGuard::vma_lookup`]), and
 /// the reference cannot outlive that lock.
 ///
-/// [`MmapReadGuard::vma_lookup`]: super::MmapReadGuard::vma_lookup
+/// [`MmapGuard::vma_lookup`]: super::MmapGuard::vma_lookup
 ///
 /// # Invariants
 ///

@@ -10,14 +10,13 @@ use core::{marker::PhantomData, mem::MaybeUninit};
 
 /// An iterator over the VMAs of an mm, in address order.
 ///
-/// It is created by [`MmapReadGuard::vmas`] or [`MmapWriteGuard::vmas`] and borrows the guard,
-/// so the VMAs it yields can be used for as long as the lock is held.
+/// It is created by [`MmapGuard::vmas`] (of a read or a write guard) and borrows the guard, so
+/// the VMAs it yields can be used for as long as the lock is held.
 ///
 /// The C iterator state (`struct vma_iterator`, a `struct ma_state`) only points into the maple
 /// tree of the mm, never into itself, so the iterator may be moved freely.
 ///
-/// [`MmapReadGuard::vmas`]: super::MmapReadGuard::vmas
-/// [`MmapWriteGuard::vmas`]: super::MmapWriteGuard::vmas
+/// [`MmapGuard::vmas`]: super::MmapGuard::vmas
 ///
 /// # Invariants
 ///
