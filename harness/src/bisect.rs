@@ -58,20 +58,8 @@ pub fn run(
     let who = Identity::of_repo(&layout.repo);
     let commits = series.commit(&src, &layout.repo, &layout.cache.join("bisect.index"), &who)?;
     if !crate::edit::is_worktree(&tree) {
-        let _ = fs::remove_dir_all(&tree);
-        let _ = git_out(&src, &["worktree", "prune"]);
         println!("  checking out a work tree of its own: {}", tree.display());
-        git_out(
-            &src,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "--detach",
-                &tree.to_string_lossy(),
-                "base",
-            ],
-        )?;
+        crate::tree::add_worktree(&src, &tree, &["--detach"], "base")?;
     }
     fs::create_dir_all(&build).map_err(|e| format!("{}: {e}", build.display()))?;
     let mut fragment = fs::read_to_string(layout.repo.join("kconfig/bisect.config"))

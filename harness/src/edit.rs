@@ -13,9 +13,9 @@
 
 use crate::cmd;
 use crate::layout::Layout;
-use crate::series::{Identity, Series, OVERLAY_ROOTS};
+use crate::series::{overlay_files, Identity, Series, OVERLAY_ROOTS};
 use crate::setup::{self, BASE_PACKAGE, BASE_VERSION_FILE};
-use crate::tree::{git, git_out};
+use crate::tree::{self, git, git_out};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -201,25 +201,11 @@ pub fn edit(layout: &Layout, force: bool) -> Result<bool, String> {
         git_out(&edit.dir, &["checkout", "-q", "-f", "-B", BRANCH, &head])?;
         git_out(&edit.dir, &["clean", "-q", "-f", "-d"])?;
     } else {
-        let _ = fs::remove_dir_all(&edit.dir);
-        let _ = git_out(&src, &["worktree", "prune"]);
         println!(
             "  checking out the base with the series into {}",
             edit.dir.display()
         );
-        git_out(
-            &src,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "-f",
-                "-B",
-                BRANCH,
-                &edit.dir.to_string_lossy(),
-                &head,
-            ],
-        )?;
+        tree::add_worktree(&src, &edit.dir, &["-f", "-B", BRANCH], &head)?;
     }
     edit.set_base(&base)?;
     println!(
@@ -332,29 +318,6 @@ fn render_toml(patches: &[Generated]) -> String {
             Some(d) => out.push_str(&format!("diffs = [{}]\n", toml_str(d))),
             None => out.push_str("diffs = []\n"),
         }
-    }
-    out
-}
-
-/// Lists the regular files under the overlay roots of the repository.
-fn overlay_files(repo: &Path) -> Vec<String> {
-    fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
-        let Ok(entries) = fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel = format!("{rel}/{name}");
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                walk(&entry.path(), &rel, out);
-            } else {
-                out.push(rel);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for root in OVERLAY_ROOTS {
-        walk(&repo.join(root), root, &mut out);
     }
     out
 }
@@ -654,7 +617,7 @@ fn ensure_other_base(layout: &Layout, version: &str) -> Result<BaseRef, String> 
     let mut write = git(&src);
     write.env("GIT_INDEX_FILE", &index).arg("write-tree");
     let tree = cmd::output_of(&mut write)?.trim().to_string();
-    let kernel = kernel_version(&tree_dir).unwrap_or_default();
+    let kernel = tree::read_version(&tree_dir).unwrap_or_default();
     let commit = git_out(
         &src,
         &[
@@ -671,23 +634,6 @@ fn ensure_other_base(layout: &Layout, version: &str) -> Result<BaseRef, String> 
         tag,
         version: version.to_string(),
     })
-}
-
-fn kernel_version(tree: &Path) -> Option<String> {
-    let makefile = fs::read_to_string(tree.join("Makefile")).ok()?;
-    let field = |name: &str| {
-        makefile
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.trim_start().strip_prefix('='))
-            .map(|v| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    Some(format!(
-        "{}.{}.{}",
-        field("VERSION"),
-        field("PATCHLEVEL"),
-        field("SUBLEVEL")
-    ))
 }
 
 /// `make series-rebase BASE=VERSION`: rebases the edit tree's series onto another version of

@@ -20,19 +20,7 @@ pub fn check(layout: &Layout, head: &str, patches: &[PathBuf]) -> Result<Tally, 
     let am = layout.am_check();
     let src = layout.src();
     if !am.join(".git").exists() {
-        let _ = std::fs::remove_dir_all(&am);
-        let _ = git_out(&src, &["worktree", "prune"]);
-        git_out(
-            &src,
-            &[
-                "worktree",
-                "add",
-                "-q",
-                "--detach",
-                &am.to_string_lossy(),
-                "base",
-            ],
-        )?;
+        crate::tree::add_worktree(&src, &am, &["--detach"], "base")?;
     }
     let _ = git_out(&am, &["am", "--abort"]);
     git_out(&am, &["checkout", "-q", "-f", "--detach", "base"])?;

@@ -93,19 +93,27 @@ pub struct Series {
     pub patches: Vec<Patch>,
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = format!("{rel}/{name}");
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            walk(&entry.path(), &rel, out);
-        } else {
-            out.push(rel);
+/// The regular files under the overlay roots of the repository, relative to it.
+pub fn overlay_files(repo: &Path) -> Vec<String> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("{rel}/{name}");
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), &rel, out);
+            } else {
+                out.push(rel);
+            }
         }
     }
+    let mut out = Vec::new();
+    for root in OVERLAY_ROOTS {
+        walk(&repo.join(root), root, &mut out);
+    }
+    out
 }
 
 /// Paths a diff changes (its `+++ b/...` lines).
@@ -144,10 +152,7 @@ impl Series {
                 }
             }
         }
-        let mut present = Vec::new();
-        for root in OVERLAY_ROOTS {
-            walk(&repo.join(root), root, &mut present);
-        }
+        let present = overlay_files(repo);
         let unlisted: Vec<_> = present.iter().filter(|f| !listed.contains(*f)).collect();
         if !unlisted.is_empty() {
             return Err(format!(

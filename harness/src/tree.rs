@@ -60,6 +60,18 @@ pub fn git_out(dir: &Path, args: &[&str]) -> Result<String, String> {
     cmd::output_of(&mut c).map(|s| s.trim().to_string())
 }
 
+/// Replaces `dir` with a new work tree of the repository `src` checked out at `rev`;
+/// `options` go to `git worktree add` (`--detach`, or `-f -B <branch>`).
+pub fn add_worktree(src: &Path, dir: &Path, options: &[&str], rev: &str) -> Result<(), String> {
+    let _ = fs::remove_dir_all(dir);
+    let _ = git_out(src, &["worktree", "prune"]);
+    let dir = dir.to_string_lossy();
+    let mut args = vec!["worktree", "add", "-q"];
+    args.extend_from_slice(options);
+    args.extend([dir.as_ref(), rev]);
+    git_out(src, &args).map(drop)
+}
+
 fn base_id(toolchain: &Toolchain) -> Result<String, String> {
     let meta = fs::metadata(BASE_TARBALL).map_err(|e| format!("{BASE_TARBALL}: {e}"))?;
     let mtime = meta
@@ -75,7 +87,8 @@ fn base_id(toolchain: &Toolchain) -> Result<String, String> {
     ))
 }
 
-fn read_version(src: &Path) -> Result<String, String> {
+/// The kernel version of a source tree, from its top Makefile (e.g. `6.12.117`).
+pub fn read_version(src: &Path) -> Result<String, String> {
     let makefile = fs::read_to_string(src.join("Makefile"))
         .map_err(|e| format!("cannot read the base Makefile: {e}"))?;
     let field = |name: &str| {
