@@ -1193,18 +1193,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_match_the_uapi_header() {
-        // _IOW('c', 0, 64), _IOR('r', 2, 64), _IOW('c', 14, 12), _IO('r', 17).
-        assert_eq!(BC_TRANSACTION, 0x4040_6300);
-        assert_eq!(BR_TRANSACTION, 0x8040_7202);
-        assert_eq!(BC_REQUEST_DEATH_NOTIFICATION, 0x400c_630e);
-        assert_eq!(BR_FAILED_REPLY, 0x7211);
-        assert_eq!(BC_TRANSACTION_SG, 0x4048_6311);
-        assert_eq!(BINDER_TYPE_BINDER, 0x7362_2a85);
-        assert_eq!(BINDER_TYPE_FDA, 0x6664_6185);
-    }
-
-    #[test]
     fn parcels_align_objects_and_record_offsets() {
         let mut p = Parcel::bytes(b"abcde");
         p.push_object(FlatBinderObject::handle(false, 3));

@@ -82,7 +82,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 fn tr(handle: u32, code: u32, data: &[u8]) -> Vec<u8> {
-    let mut t = Vec::with_capacity(TR_SIZE);
+    let mut t = Vec::with_capacity(TXN_SIZE as usize);
     t.extend_from_slice(&u64::from(handle).to_ne_bytes());
     t.extend_from_slice(&0u64.to_ne_bytes());
     t.extend_from_slice(&code.to_ne_bytes());

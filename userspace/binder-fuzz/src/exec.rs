@@ -557,7 +557,7 @@ impl World {
                     payload_at += offs.len() + 16;
                     let data = self.address(t.data_ptr, data, t.data.len().max(1));
                     let offsets = self.address(t.offsets_ptr, offsets, offs.len().max(1));
-                    let mut tr = Vec::with_capacity(TR_SIZE + 8);
+                    let mut tr = Vec::with_capacity(TXN_SIZE as usize + 8);
                     tr.extend_from_slice(&u64::from(t.handle).to_ne_bytes());
                     tr.extend_from_slice(&0u64.to_ne_bytes());
                     tr.extend_from_slice(&t.code.to_ne_bytes());

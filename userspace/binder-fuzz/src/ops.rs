@@ -227,7 +227,7 @@ pub fn cmd_features(cmd: &Cmd) -> Vec<Feature> {
             for pair in t.data.chunks(4) {
                 if pair.len() == 4 {
                     let word = u32::from_ne_bytes([pair[0], pair[1], pair[2], pair[3]]);
-                    if matches!(word, TYPE_FD | TYPE_FDA | TYPE_PTR) {
+                    if matches!(word, BINDER_TYPE_FD | BINDER_TYPE_FDA | BINDER_TYPE_PTR) {
                         f.push(Feature::FdObjects);
                     }
                 }
@@ -336,13 +336,13 @@ fn handle(rng: &mut Rng) -> u32 {
 
 fn object(rng: &mut Rng, out: &mut Vec<u8>) {
     let kind = match rng.below(20) {
-        0..=4 => TYPE_BINDER,
-        5..=7 => TYPE_WEAK_BINDER,
-        8..=12 => TYPE_HANDLE,
-        13..=14 => TYPE_WEAK_HANDLE,
-        15 => TYPE_FD,
-        16 => TYPE_FDA,
-        17 => TYPE_PTR,
+        0..=4 => BINDER_TYPE_BINDER,
+        5..=7 => BINDER_TYPE_WEAK_BINDER,
+        8..=12 => BINDER_TYPE_HANDLE,
+        13..=14 => BINDER_TYPE_WEAK_HANDLE,
+        15 => BINDER_TYPE_FD,
+        16 => BINDER_TYPE_FDA,
+        17 => BINDER_TYPE_PTR,
         _ => rng.next() as u32,
     };
     let flags = if rng.chance(50) {
@@ -351,10 +351,10 @@ fn object(rng: &mut Rng, out: &mut Vec<u8>) {
         rng.next() as u32 & 0x1fff
     };
     let (binder, cookie) = match kind {
-        TYPE_HANDLE | TYPE_WEAK_HANDLE => (u64::from(handle(rng)), 0),
+        BINDER_TYPE_HANDLE | BINDER_TYPE_WEAK_HANDLE => (u64::from(handle(rng)), 0),
         // An fd the fuzzer never opens, so that no file of ours travels.
-        TYPE_FD => (900, 0),
-        TYPE_FDA | TYPE_PTR => (0, 0),
+        BINDER_TYPE_FD => (900, 0),
+        BINDER_TYPE_FDA | BINDER_TYPE_PTR => (0, 0),
         _ => {
             let node = rng.pick(&NODES);
             (node, node + 1)
@@ -392,7 +392,7 @@ fn txn(rng: &mut Rng, slot: u8) -> Txn {
             0 => base + 8,
             1 => base + 1,
             2 => data.len() as u64,
-            3 => data.len().saturating_sub(FLAT_SIZE - 4) as u64,
+            3 => data.len().saturating_sub(FLAT_SIZE as usize - 4) as u64,
             _ => u64::MAX - 7,
         };
         offsets.insert(rng.below(offsets.len() as u64 + 1) as usize, bad);
@@ -566,7 +566,7 @@ pub fn op(rng: &mut Rng, slots: u8) -> Op {
                 };
             }
             if request == BINDER_SET_CONTEXT_MGR_EXT && rng.chance(70) {
-                arg = [TYPE_BINDER, FLAT_BINDER_FLAG_ACCEPTS_FDS, 0, 0, 0, 0];
+                arg = [BINDER_TYPE_BINDER, FLAT_BINDER_FLAG_ACCEPTS_FDS, 0, 0, 0, 0];
             }
             // Never BINDER_FREEZE: it may wait for as long as its argument says.
             Op::Ioctl {

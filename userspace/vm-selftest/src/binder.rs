@@ -1,15 +1,9 @@
 //! Checks of the binder devices the VM mounts at `/dev/binderfs`.
 
-use crate::fd::{ioc, Fd, IOC_READWRITE};
+use crate::fd::Fd;
+use vmtest::binder::{BINDER_CTL_ADD, BINDER_VERSION, PROTOCOL_VERSION};
 
 const BINDERFS: &str = "/dev/binderfs";
-
-/// `_IOWR('b', 9, struct binder_version)` from `include/uapi/linux/android/binder.h`.
-const BINDER_VERSION: libc::c_ulong = ioc(IOC_READWRITE, b'b', 9, 4);
-/// `_IOWR('b', 1, struct binderfs_device)` from `include/uapi/linux/android/binderfs.h`.
-const BINDER_CTL_ADD: libc::c_ulong = ioc(IOC_READWRITE, b'b', 1, 264);
-/// The protocol version of 64-bit binder.
-const BINDER_CURRENT_PROTOCOL_VERSION: i32 = 8;
 
 /// `struct binderfs_device`.
 #[repr(C)]
@@ -24,9 +18,9 @@ fn c_binder_reports_protocol_version() -> Result<(), String> {
     let mut version: i32 = -1;
     fd.ioctl(BINDER_VERSION, &mut version)
         .map_err(|e| format!("BINDER_VERSION: errno {e}"))?;
-    if version != BINDER_CURRENT_PROTOCOL_VERSION {
+    if version != PROTOCOL_VERSION {
         return Err(format!(
-            "protocol version {version}, expected {BINDER_CURRENT_PROTOCOL_VERSION}"
+            "protocol version {version}, expected {PROTOCOL_VERSION}"
         ));
     }
     Ok(())

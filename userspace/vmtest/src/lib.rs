@@ -1,4 +1,5 @@
 //! What the programs that run inside the test VM share.
 
+pub mod binder;
 pub mod fd;
 pub mod ktap;
