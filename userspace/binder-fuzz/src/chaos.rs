@@ -75,7 +75,11 @@ fn child(path: &str, seed: u64, threads: usize, counter: &AtomicU64) -> ! {
                 let mut recent: Vec<String> = Vec::new();
                 loop {
                     let op = ops::op(&mut rng, SLOTS);
+                    let stalled_before = exec::stalled();
                     let out = world.run(&op);
+                    // Time the whole process (or VM) did not run is not the call's.
+                    let stalled = exec::stalled().saturating_sub(stalled_before);
+                    let took = out.took.saturating_sub(stalled);
                     if !out.skipped {
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
@@ -84,8 +88,13 @@ fn child(path: &str, seed: u64, threads: usize, counter: &AtomicU64) -> ! {
                         recent.remove(0);
                     }
                     let bad = out.errno.filter(|e| !errno_allowed(*e));
-                    if bad.is_some() || out.took > Duration::from_secs(10) {
-                        println!("# chaos: seed {seed:#x} thread {t}: finding; last calls:");
+                    if bad.is_some() || took > Duration::from_secs(10) {
+                        println!(
+                            "# chaos: seed {seed:#x} thread {t}: finding (the last call took \
+                             {:.1} s, {:.1} s of it stalled); last calls:",
+                            out.took.as_secs_f64(),
+                            stalled.as_secs_f64()
+                        );
                         for r in &recent {
                             println!("#   {r}");
                         }

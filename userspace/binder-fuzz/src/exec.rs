@@ -168,7 +168,10 @@ pub fn start_watchdog(after: Duration) {
     let _ = epoch();
     let after = after.as_micros() as u64;
     std::thread::spawn(move || loop {
-        std::thread::sleep(Duration::from_micros(after / 2 + 500));
+        let nap = Duration::from_micros(after / 2 + 500);
+        let before = Instant::now();
+        std::thread::sleep(nap);
+        STALLED_US.fetch_add(stall(before.elapsed(), nap), Ordering::Relaxed);
         let now = now_us();
         for (tid, start) in &WATCH {
             let s = start.load(Ordering::SeqCst);
@@ -187,6 +190,29 @@ pub fn start_watchdog(after: Duration) {
             }
         }
     });
+}
+
+/// How long the watchdog found this process not running at all, in microseconds: the sum of
+/// its naps' delays beyond [`STALL`]. A loaded host stops the whole VM for seconds at times (the
+/// guest's clocksource watchdog reports it); a call is not slow for what happens meanwhile.
+static STALLED_US: AtomicU64 = AtomicU64::new(0);
+
+/// A nap late by more than this was a stall.
+const STALL: Duration = Duration::from_millis(100);
+
+/// The stall in a nap of `planned` that took `took`, in microseconds.
+fn stall(took: Duration, planned: Duration) -> u64 {
+    let late = took.saturating_sub(planned);
+    if late > STALL {
+        late.as_micros() as u64
+    } else {
+        0
+    }
+}
+
+/// The stalls the watchdog has seen so far (see [`STALLED_US`]); 0 without a watchdog.
+pub fn stalled() -> Duration {
+    Duration::from_micros(STALLED_US.load(Ordering::Relaxed))
 }
 
 /// A calling thread's entry in the watchdog table.
@@ -764,4 +790,17 @@ fn disarm(fail: Option<(i32, u32)>) -> bool {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_late_naps_are_stalls() {
+        let nap = Duration::from_millis(3);
+        assert_eq!(stall(Duration::from_millis(50), nap), 0);
+        assert_eq!(stall(Duration::from_millis(1), nap), 0);
+        assert_eq!(stall(Duration::from_millis(9003), nap), 9_000_000);
+    }
 }
