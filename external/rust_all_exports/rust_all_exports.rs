@@ -24,6 +24,7 @@ use kernel::{
         virt::{VmaMixedMap, VmaNew, VmaRef},
         Mm, MmWithUser, MmWithUserAsync, MmapGuard, MmapReadGuard, MmapWriteGuard,
     },
+    module_param::{self, Choice, KernelParam},
     page::{self, BorrowedPage, Page, Pages},
     pid_namespace::PidNamespace,
     prelude::*,
@@ -298,6 +299,29 @@ struct AllExports {
     _misc: Pin<KBox<MiscDeviceRegistration<Device>>>,
 }
 
+kernel::module_param_choice! {
+    /// A parameter of this module, so that the macro is built for a loadable module, whose
+    /// loader then takes its `__param` section.
+    static MODE {
+        name: "mode",
+        values: ["all", "none"],
+        permissions: 0o444,
+        description: "unused: shows that a module can declare parameters",
+    }
+}
+
+fn module_params() {
+    keep(Choice::new as fn(_, _) -> _);
+    keep(Choice::index as fn(_) -> _);
+    keep(Choice::value as fn(_) -> _);
+    keep(Choice::set as fn(_, _) -> _);
+    keep(KernelParam::choice as unsafe fn(_, _, _, _) -> _);
+    keep(KernelParam::permissions as fn(_) -> _);
+    keep(module_param::valid_permissions as fn(_) -> _);
+    keep(module_param::concat_cstr_len as fn(_) -> _);
+    keep(module_param::concat_cstr::<8> as fn(_) -> _);
+}
+
 impl kernel::Module for AllExports {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         bitmaps();
@@ -305,6 +329,7 @@ impl kernel::Module for AllExports {
         pages();
         mms();
         tasks();
+        module_params();
         #[cfg(CONFIG_KUNIT = "y")]
         kunit_helpers();
         keep(MiscDeviceFileOps::<Device>::as_raw as fn(_) -> _);
@@ -312,6 +337,9 @@ impl kernel::Module for AllExports {
         keep(MiscDeviceRegistration::<Device>::as_raw as fn(_) -> _);
 
         // A few calls that need no setup, so that loading does more than resolve symbols.
+        if MODE.value().as_bytes() != b"all" {
+            return Err(EINVAL);
+        }
         let mut ids = IdPool::<1>::new();
         let id = ids.find_unused_id(1).ok_or(ENOSPC)?.acquire();
         ids.release_id(id)?;
