@@ -181,6 +181,25 @@ pub struct Ratio {
     pub met: bool,
 }
 
+impl Ratio {
+    /// A tracked ratio, met when `value` is at most `limit` (`at_most`) or at least `limit`.
+    pub fn tracked(
+        name: String,
+        value: Option<f64>,
+        target: &'static str,
+        limit: f64,
+        at_most: bool,
+    ) -> Ratio {
+        let met = value.is_some_and(|v| if at_most { v <= limit } else { v >= limit });
+        Ratio {
+            name,
+            value,
+            target,
+            met,
+        }
+    }
+}
+
 fn find(
     samples: &[Sample],
     suite: &str,
@@ -219,13 +238,7 @@ pub fn ratios(samples: &[Sample]) -> Vec<Ratio> {
     let mut out = Vec::new();
     let mut push =
         |name: String, value: Option<f64>, target: &'static str, limit: f64, at_most: bool| {
-            let met = value.is_some_and(|v| if at_most { v <= limit } else { v >= limit });
-            out.push(Ratio {
-                name,
-                value,
-                target,
-                met,
-            });
+            out.push(Ratio::tracked(name, value, target, limit, at_most));
         };
     for pattern in PATTERNS {
         let at = |impl_: &str, n| find(samples, "id_alloc", impl_, pattern, n);

@@ -180,10 +180,20 @@ pub fn run(
         // No KASLR: the fuzzer maps KCOV's PCs to /proc/kallsyms's symbols.
         Mode::Stress => "console=ttyS0 panic=-1 wb.mode=stress kunit.enable=0 nokaslr",
     };
-    let outcome = cmd::run_logged(
+    // A benchmark shows its progress and result lines while it runs.
+    let echo = |line: &str| {
+        let line = line.trim_end();
+        let at = line
+            .find("binder-bench: ")
+            .or_else(|| line.find("wb: bench"))?;
+        (mode == Mode::Bench).then(|| format!("  vm: {}", &line[at..]))
+    };
+    let outcome = cmd::run_echoing(
         qemu(kernel, Some(initrd), append, accel, &results),
         log,
         Some(limit),
+        &|| None,
+        &echo,
     )?;
     Ok(VmRun {
         console: outcome.output,

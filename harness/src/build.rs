@@ -328,6 +328,8 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Programs
         "binder-conformance",
         "-p",
         "binder-fuzz",
+        "-p",
+        "binder-bench",
     ];
     let rsbinder = [
         "--locked",
@@ -365,6 +367,7 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Programs
     let dir = target_dir.join(TARGET).join("release");
     Ok(Programs {
         tests: vec![
+            dir.join("binder-bench"),
             dir.join("vm-selftest"),
             dir.join("binder-conformance"),
             dir.join("binder-fuzz"),

@@ -78,10 +78,21 @@ impl ProgressLine<'_> {
 
 /// [`run_logged`], printing what `status` says about the command while it runs.
 pub fn run_with_progress(
+    cmd: Command,
+    log: &Path,
+    limit: Option<Duration>,
+    status: &dyn Fn() -> Option<String>,
+) -> Result<Outcome, String> {
+    run_echoing(cmd, log, limit, status, &|_| None)
+}
+
+/// [`run_with_progress`], also printing at once what `echo` makes of each output line.
+pub fn run_echoing(
     mut cmd: Command,
     log: &Path,
     limit: Option<Duration>,
     status: &dyn Fn() -> Option<String>,
+    echo: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Outcome, String> {
     use std::io::IsTerminal;
     use std::os::unix::process::CommandExt;
@@ -148,6 +159,9 @@ pub fn run_with_progress(
         progress.tick();
         match rx.recv_timeout(wait.min(Duration::from_millis(500))) {
             Ok(line) => {
+                if let Some(shown) = echo(&line) {
+                    println!("{shown}");
+                }
                 let _ = log_file.write_all(line.as_bytes());
                 output.push_str(&line);
             }

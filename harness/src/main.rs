@@ -5,6 +5,7 @@
 //! `build`, `boot`, `parse`, `report`; `kunit`, `hostcheck` and `patches` are the stages.
 
 mod bench;
+mod binder_bench;
 mod bisect;
 mod boot;
 mod build;
@@ -35,7 +36,10 @@ const USAGE: &str = "usage: harness <test|run|bench|patches|series-*>
            minimum toolchain and with KUnit as a module, patch series check; with stage names
            (host build rustdoc kunit boot min-toolchain kunit-module patches), only those
   run      build if needed, boot QEMU, load the sample driver and run its demo
-  bench    build the bench kernel, run the benchmark modules in one boot, report ratios
+  bench    build the bench kernel, run the benchmark modules and binder-bench in one boot,
+           report ratios, write out/bench/ (JSON, tables, SVG plots, the console log)
+  bench-report CONSOLE [DIR]
+           the same report from a bench boot's console log kept earlier
   stress   build the stress kernel (KCOV, fault injection), run the fuzzer's and the module
            cycles' long budgets in one boot
   patches  export the overlay as a git format-patch series into out/patches
@@ -254,9 +258,23 @@ impl Workbench {
         log: &Path,
     ) -> Result<boot::VmRun, String> {
         let contents = match mode {
+            // The benchmark modules, then binder-lite for the binder benchmark, which
+            // /init runs after them.
             boot::Mode::Bench => boot::Contents {
-                modules: self.modules(profile, true),
-                tests: Vec::new(),
+                modules: self
+                    .modules(profile, true)
+                    .into_iter()
+                    .chain(
+                        self.modules(profile, false)
+                            .into_iter()
+                            .filter(|m| m.ends_with("rust_binder_lite.ko")),
+                    )
+                    .collect(),
+                tests: build::userspace(&self.layout, &self.tc, &self.log("userspace.log"))?
+                    .tests
+                    .into_iter()
+                    .filter(|t| t.ends_with("binder-bench"))
+                    .collect(),
                 helpers: Vec::new(),
             },
             boot::Mode::Test | boot::Mode::Run | boot::Mode::Stress => {
@@ -272,8 +290,10 @@ impl Workbench {
         let build_dir = self.layout.build_dir(profile);
         let initrd = boot::initramfs(&self.layout, &build_dir, &contents)?;
         let kernel = build::bzimage(&self.layout, profile);
+        // `make bench` must end within 30 minutes, the kernel build included.
         let limit = match mode {
             boot::Mode::Stress => Duration::from_secs(90 * 60),
+            boot::Mode::Bench => Duration::from_secs(25 * 60),
             _ => Duration::from_secs(600),
         };
         boot::run(&self.layout, &kernel, &initrd, mode, accel, limit, log)
@@ -322,6 +342,24 @@ impl Workbench {
         }
         for finding in parse::console::scan(&vm.console) {
             tally.fail(kunit::describe_finding(&finding));
+        }
+        // The smoke run of the binder benchmark: every available target, every case, and
+        // results the report can be made of.
+        let binder = binder_bench::Results::from_console(&vm.console);
+        let problems = binder.problems();
+        tally.check(
+            problems.is_empty(),
+            format!("binder-bench smoke run: {problems:?}"),
+        );
+        if problems.is_empty() {
+            let dir = self.layout.vm_work().join("binder-bench-smoke");
+            let plotted = fs::create_dir_all(&dir)
+                .map_err(|e| e.to_string())
+                .and_then(|()| binder.plot(&dir));
+            tally.check(
+                plotted.is_ok() && !binder.table().is_empty(),
+                format!("binder-bench smoke report: {plotted:?}"),
+            );
         }
         if vm.timed_out {
             tally.fail(format!(
@@ -457,35 +495,50 @@ fn bench() -> Result<bool, String> {
     );
     let log = wb.log("bench.log");
     let vm = wb.boot(Profile::Bench, boot::Mode::Bench, accel, &log)?;
-    let results = bench::Results::from_console(&vm.console);
-    let findings = parse::console::scan(&vm.console);
+    if vm.timed_out {
+        println!("PROBLEM: the bench boot hit its time limit");
+    }
+    let dir = wb.layout.out().join("bench");
+    let clean = bench_report(&vm.console, &dir, &wb.base.describe(), accel.name())?;
+    println!("console log: {}", log.display());
+    Ok(clean && !vm.timed_out)
+}
+
+/// Makes the report of one bench boot from its console: prints the tables, writes
+/// `results.json`, `results.txt`, `console.log` and the plots into `dir`. Returns whether the
+/// run was clean (no kernel report, every benchmark finished, implementations agreed).
+fn bench_report(console: &str, dir: &Path, base: &str, accel: &str) -> Result<bool, String> {
+    let results = bench::Results::from_console(console);
+    let binder = binder_bench::Results::from_console(console);
+    let findings = parse::console::scan(console);
     for f in &findings {
         println!("{}", kunit::describe_finding(f));
     }
-    if results.samples.is_empty() || vm.timed_out {
-        return Err(format!(
-            "no benchmark results (console log: {})",
-            log.display()
-        ));
+    if results.samples.is_empty() {
+        return Err("no benchmark results in the console log".to_string());
     }
-    let table = results.table();
+    let table = format!("{}\n{}", results.table(), binder.table());
     print!("{table}");
     let mut problems = results.problems();
-    if !vm.console.contains("bench: done") {
+    if !console.contains("bench: done") {
         problems.push("a benchmark module did not finish".to_string());
         println!("PROBLEM: a benchmark module did not finish");
     }
-    let dir = wb.layout.out().join("bench");
-    fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let json = results.json(&wb.base.describe(), accel.name());
+    for p in binder.problems() {
+        println!("PROBLEM: {p}");
+        problems.push(p);
+    }
+    fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    for svg in binder.plot(dir)? {
+        println!("plot: {}", svg.display());
+    }
+    let mut json = results.json(base, accel);
+    json["binder"] = binder.json();
     let pretty = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     fs::write(dir.join("results.json"), pretty).map_err(|e| e.to_string())?;
     fs::write(dir.join("results.txt"), &table).map_err(|e| e.to_string())?;
-    println!(
-        "results: {} (console log: {})",
-        dir.join("results.json").display(),
-        log.display()
-    );
+    fs::write(dir.join("console.log"), console).map_err(|e| e.to_string())?;
+    println!("results: {}", dir.join("results.json").display());
     Ok(findings.is_empty() && problems.is_empty())
 }
 
@@ -507,6 +560,20 @@ fn stress() -> Result<bool, String> {
         report.skip("stress", "the kernel did not build");
     }
     Ok(report.finish())
+}
+
+/// `harness bench-report CONSOLE [DIR]`: the report of a bench boot's console log kept earlier
+/// (`out/bench/console.log`), into DIR (default `out/bench-report`).
+fn bench_report_of_log(args: &[String]) -> Result<bool, String> {
+    let Some(log) = args.first() else {
+        return Err("usage: harness bench-report CONSOLE_LOG [DIR]".to_string());
+    };
+    let console = fs::read_to_string(log).map_err(|e| format!("{log}: {e}"))?;
+    let layout = Layout::discover();
+    let dir = args
+        .get(1)
+        .map_or_else(|| layout.out().join("bench-report"), PathBuf::from);
+    bench_report(&console, &dir, "from a console log", "unknown")
 }
 
 fn export_patches() -> Result<bool, String> {
@@ -570,6 +637,7 @@ fn main() -> ExitCode {
         "run" => run(),
         "bench" => bench(),
         "stress" => stress(),
+        "bench-report" => bench_report_of_log(&std::env::args().skip(2).collect::<Vec<_>>()),
         "patches" => export_patches(),
         "exports" => unnamed_exports(),
         "series-edit" => edit::edit(

@@ -3,3 +3,4 @@
 pub mod binder;
 pub mod fd;
 pub mod ktap;
+pub mod uapi;
