@@ -5,6 +5,9 @@
 //! A node is a binder object of a process (its owner), named by the owner's pointer and cookie.
 //! Other processes hold references to it, each under a handle of their own. Handles come from
 //! an [`IdPool`]: 0 only for the context manager's node, otherwise the lowest free one from 1.
+//! With the module parameter `allocator=rbtree_scan` (read when a process opens the device),
+//! the process finds the same handles by walking its handle tree from the start to the first
+//! gap instead, as the C binder did before its bitmap: the baseline of `make bench`.
 //!
 //! The counts follow the C binder: a node counts the strong references of other processes
 //! (`internal_strong`), the references the kernel holds for its owner (`local_strong`,
@@ -323,10 +326,25 @@ pub(crate) struct NodeRef {
     pub(crate) death: Option<DArc<Death>>,
 }
 
+kernel::module_param_choice! {
+    /// How a process finds the handle of a new reference: `idpool`, the lowest free id of an
+    /// [`IdPool`]; `rbtree_scan`, a walk of the handle tree from the start to the first gap
+    /// (quadratic; the baseline that `make bench` compares with). Both give the same handles.
+    /// A process reads it when it opens the device.
+    static ALLOCATOR {
+        name: "allocator",
+        values: ["idpool", "rbtree_scan"],
+        permissions: 0o644,
+        description: "how a process finds new handles: idpool (default) or rbtree_scan",
+    }
+}
+
 /// The handle table of a process: its references by handle and by node.
 pub(crate) struct RefTable {
-    /// The handles in use.
+    /// The handles in use (not used when `scan` is set).
     pool: IdPool,
+    /// Whether new handles are found by walking `by_handle` instead of with `pool`.
+    scan: bool,
     pub(crate) by_handle: RBTree<u32, NodeRef>,
     by_node: RBTree<usize, u32>,
 }
@@ -336,6 +354,7 @@ impl RefTable {
     pub(crate) fn new() -> Self {
         RefTable {
             pool: IdPool::new(),
+            scan: ALLOCATOR.index() == 1,
             by_handle: RBTree::new(),
             by_node: RBTree::new(),
         }
@@ -344,6 +363,40 @@ impl RefTable {
 
 /// The guard of a handle table.
 pub(crate) type RefGuard<'a> = Guard<'a, RefTable, MutexBackend>;
+
+/// The lowest handle at least `start` that is not in `by_handle`, found by walking the tree in
+/// order from its first handle: O(handles in use).
+fn first_gap(by_handle: &RBTree<u32, NodeRef>, start: usize) -> usize {
+    let mut free = start;
+    for &handle in by_handle.keys() {
+        let handle = handle as usize;
+        if handle > free {
+            break;
+        }
+        if handle == free {
+            free += 1;
+        }
+    }
+    free
+}
+
+/// A handle for a new reference, the lowest free one at least `start`: from the pool (which
+/// may release the lock while it grows) or by walking the tree.
+fn new_handle(refs: &mut RefGuard<'_>, start: usize) -> Result<usize> {
+    if refs.scan {
+        return Ok(first_gap(&refs.by_handle, start));
+    }
+    alloc_id_locked(refs, |r| &mut r.pool, start, GFP_KERNEL)
+}
+
+/// Gives back a handle of [`new_handle`] (to the pool, which may shrink with the lock released
+/// around the allocation).
+fn release_handle(refs: &mut RefGuard<'_>, handle: usize) -> Result {
+    if refs.scan {
+        return Ok(());
+    }
+    release_id_locked(refs, |r| &mut r.pool, handle, GFP_KERNEL)
+}
 
 /// Counts a reference up (`binder_inc_ref_olocked`).
 fn inc_ref(r: &mut NodeRef, strong: bool, target: Option<&Arc<Thread>>) -> Result {
@@ -377,10 +430,10 @@ impl Process {
                     1
                 };
                 // May release the lock while the pool grows.
-                let id = alloc_id_locked(&mut refs, |r| &mut r.pool, start, GFP_KERNEL)?;
+                let id = new_handle(&mut refs, start)?;
                 if let Some(&handle) = refs.by_node.get(&key) {
                     // Another thread made the reference meanwhile.
-                    release_id_locked(&mut refs, |r| &mut r.pool, id, GFP_KERNEL)?;
+                    release_handle(&mut refs, id)?;
                     handle
                 } else {
                     let handle = u32::try_from(id).map_err(|_| ENOSPC)?;
@@ -396,7 +449,7 @@ impl Process {
                     )
                     .and_then(|a| Ok((a, RBTreeNode::new(key, handle, GFP_KERNEL)?)));
                     let Ok((by_handle, by_node)) = nodes else {
-                        release_id_locked(&mut refs, |r| &mut r.pool, id, GFP_KERNEL)?;
+                        release_handle(&mut refs, id)?;
                         return Err(ENOMEM);
                     };
                     refs.by_handle.insert(by_handle);
@@ -427,7 +480,7 @@ impl Process {
         };
         refs.by_node.remove(&node_key(&r.node));
         // Shrinks the pool if it should, with the lock released around the allocation.
-        let _ = release_id_locked(refs, |r| &mut r.pool, handle as usize, GFP_KERNEL);
+        let _ = release_handle(refs, handle as usize);
         self.cleanup_ref(r);
     }
 
@@ -533,7 +586,9 @@ impl Process {
                 break;
             };
             refs.by_node.remove(&node_key(&r.node));
-            let _ = refs.pool.release_id(handle as usize);
+            if !refs.scan {
+                let _ = refs.pool.release_id(handle as usize);
+            }
             drop(refs);
             self.cleanup_ref(r);
         }

@@ -58,8 +58,7 @@ struct Target {
     available: bool,
 }
 
-/// The targets, in the order each round starts with. binder-lite does not carry transactions
-/// yet: its targets are listed, and off until it does.
+/// The targets, in the order each round starts with.
 const TARGETS: &[Target] = &[
     Target {
         name: "c",
@@ -69,12 +68,12 @@ const TARGETS: &[Target] = &[
     Target {
         name: "idpool",
         device: Device::Lite("idpool"),
-        available: false,
+        available: true,
     },
     Target {
         name: "rbtree_scan",
         device: Device::Lite("rbtree_scan"),
-        available: false,
+        available: true,
     },
 ];
 
