@@ -28,6 +28,7 @@ use kernel::{
     page::{self, BorrowedPage, Page, Pages},
     pid_namespace::PidNamespace,
     prelude::*,
+    seq_file::SeqFile,
     sync::lock::{spinlock::SpinLockBackend, Guard},
     task::Task,
     types::ARef,
@@ -243,6 +244,11 @@ fn tasks() {
     keep(Task::get_pid_ns as fn(_) -> _);
 }
 
+fn seq_files() {
+    keep(SeqFile::from_raw as unsafe fn(_) -> _);
+    keep(SeqFile::call_printf as fn(_, _));
+}
+
 #[cfg(CONFIG_KUNIT = "y")]
 fn kunit_helpers() {
     use kernel::mm::kunit::{self, MixedMapHook, TestFileMapping, TestMmapHook};
@@ -330,6 +336,7 @@ impl kernel::Module for AllExports {
         mms();
         tasks();
         module_params();
+        seq_files();
         #[cfg(CONFIG_KUNIT = "y")]
         kunit_helpers();
         keep(MiscDeviceFileOps::<Device>::as_raw as fn(_) -> _);
