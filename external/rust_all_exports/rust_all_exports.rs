@@ -16,6 +16,7 @@ use kernel::{
     bitmap::{self, Bitmap, BitmapVec},
     c_str,
     cred::{Credential, Kuid},
+    debugfs::{self, Dir},
     id_pool::{self, Grow, IdPool, PoolResizer, ReallocRequest, Shrink, UnusedId},
     miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
     mm::{
@@ -244,9 +245,14 @@ fn tasks() {
     keep(Task::get_pid_ns as fn(_) -> _);
 }
 
-fn seq_files() {
+fn debugfs_files() {
     keep(SeqFile::from_raw as unsafe fn(_) -> _);
     keep(SeqFile::call_printf as fn(_, _));
+    keep(Dir::new as fn(_) -> _);
+    keep(Dir::subdir as fn(_, _) -> _);
+    keep(Dir::read_only_file::<u32> as fn(_, _, _, _) -> _);
+    #[cfg(CONFIG_KUNIT)]
+    keep(debugfs::kunit::read::<u32> as fn(_) -> _);
 }
 
 #[cfg(CONFIG_KUNIT = "y")]
@@ -336,7 +342,7 @@ impl kernel::Module for AllExports {
         mms();
         tasks();
         module_params();
-        seq_files();
+        debugfs_files();
         #[cfg(CONFIG_KUNIT = "y")]
         kunit_helpers();
         keep(MiscDeviceFileOps::<Device>::as_raw as fn(_) -> _);
