@@ -24,6 +24,8 @@ use kernel::{
     id_pool::{alloc_id_locked, release_id_locked, IdPool},
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
+    seq_file::SeqFile,
+    seq_print,
     sync::{lock::mutex::MutexBackend, lock::Guard, Arc, LockedBy},
 };
 
@@ -358,6 +360,32 @@ impl RefTable {
             by_handle: RBTree::new(),
             by_node: RBTree::new(),
         }
+    }
+
+    /// Writes the references and the handle pool to the debugfs `state` file.
+    pub(crate) fn show_state(&self, m: &SeqFile) {
+        let (mut strong, mut weak) = (0, 0);
+        for r in self.by_handle.values() {
+            strong += usize::from(r.strong > 0);
+            weak += usize::from(r.weak > 0);
+        }
+        seq_print!(
+            m,
+            "  refs: {} ({} strong, {} weak)\n",
+            self.by_handle.iter().count(),
+            strong,
+            weak
+        );
+        seq_print!(
+            m,
+            "  handles: capacity {}, {} in use:",
+            self.pool.capacity(),
+            self.pool.used()
+        );
+        for handle in self.by_handle.keys() {
+            seq_print!(m, " {handle}");
+        }
+        seq_print!(m, "\n");
     }
 }
 

@@ -12,6 +12,8 @@ use kernel::{
     new_mutex, new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNode},
+    seq_file::SeqFile,
+    seq_print,
     sync::{Arc, Mutex, SpinLock},
     task::Task,
     types::{ARef, FromBytes},
@@ -138,7 +140,7 @@ impl Process {
         let mm = with_current_mm(|mm| mm.map(|mm| mm.mmgrab())).ok_or(EINVAL)?;
         let leader = ARef::from(current!().group_leader());
         let id = context.next_process_id();
-        Arc::pin_init(
+        let process = Arc::pin_init(
             pin_init!(Process {
                 id,
                 context,
@@ -165,7 +167,28 @@ impl Process {
                 buffers <- BufferArea::new(),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        process.context.add_process(&process)?;
+        Ok(process)
+    }
+
+    /// Writes the state of the process to the debugfs `state` file: its nodes, references,
+    /// handles and buffer area. Takes `inner`, then `refs`, then the area's lock, one at a time.
+    pub(crate) fn show_state(&self, m: &SeqFile) {
+        seq_print!(m, "proc {} (id {})\n", self.leader.pid(), self.id);
+        let nodes = self.inner.lock().nodes.iter().count();
+        seq_print!(m, "  nodes: {nodes}\n");
+        self.refs.lock().show_state(m);
+        let stats = self.buffers.stats();
+        seq_print!(
+            m,
+            "  buffers: area {} bytes, {} bytes in {} buffers, {} bytes free\n",
+            stats.size,
+            stats.ranges.used_bytes,
+            stats.ranges.used_ranges,
+            stats.ranges.free_bytes
+        );
+        seq_print!(m, "  pages: {}\n", stats.pages);
     }
 
     /// The id of the process as the current task sees it (`sender_pid`): the thread group id
@@ -611,6 +634,7 @@ impl Process {
     /// the nodes (holders of references with a death notification get `BR_DEAD_BINDER`), the
     /// references, the queued work and the buffers.
     pub(crate) fn release(self: &Arc<Self>) {
+        self.context.remove_process(self);
         let manager = {
             let mut manager = self.context.manager.lock();
             if manager

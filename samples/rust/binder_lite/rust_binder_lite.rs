@@ -30,10 +30,14 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use kernel::{
     c_str,
     cred::Kuid,
+    debugfs::{Dir, File},
     miscdevice::{MiscDevice, MiscDeviceFileOps, MiscDeviceOptions, MiscDeviceRegistration},
     mm::virt::VmaNew,
     new_mutex,
     prelude::*,
+    rbtree::{RBTree, RBTreeNode},
+    seq_file::SeqFile,
+    seq_print,
     sync::{Arc, ArcBorrow, Mutex},
 };
 
@@ -51,12 +55,20 @@ module! {
 static FOPS: MiscDeviceFileOps<Process> = MiscDeviceFileOps::new(&THIS_MODULE);
 
 struct BinderLiteModule {
+    /// `/sys/kernel/debug/binder-lite/state`; removed before the device goes.
+    _state: File<Arc<Context>>,
     _device: Pin<KBox<Device>>,
 }
 
 impl kernel::Module for BinderLiteModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let context = Context::new()?;
+        // The file holds its directory.
+        let state = Dir::new(c_str!("binder-lite"))?.read_only_file(
+            c_str!("state"),
+            context.clone(),
+            Context::show_state,
+        )?;
         let device = KBox::pin_init(
             try_pin_init!(Device {
                 context,
@@ -73,7 +85,10 @@ impl kernel::Module for BinderLiteModule {
             "registered /dev/binder-lite, minor {}\n",
             device.misc.minor()
         );
-        Ok(BinderLiteModule { _device: device })
+        Ok(BinderLiteModule {
+            _state: state,
+            _device: device,
+        })
     }
 }
 
@@ -101,6 +116,9 @@ pub(crate) struct Context {
     /// The context manager.
     #[pin]
     pub(crate) manager: Mutex<Manager>,
+    /// The processes, in the order they opened the device, for the debugfs `state` file.
+    #[pin]
+    processes: Mutex<RBTree<u64, Arc<Process>>>,
     /// The id of the next process opened on this context.
     next_process_id: AtomicU64,
     /// The next id of a node or transaction, for messages and extended errors.
@@ -118,6 +136,7 @@ impl Context {
                     },
                     "binder_lite::Context::manager"
                 ),
+                processes <- new_mutex!(RBTree::new(), "binder_lite::Context::processes"),
                 next_process_id: AtomicU64::new(1),
                 next_debug_id: AtomicU32::new(1),
             }),
@@ -128,6 +147,31 @@ impl Context {
     /// The context manager's node, if any.
     pub(crate) fn manager_node(&self) -> Option<DArc<Node>> {
         self.manager.lock().node.clone()
+    }
+
+    /// Lists a new process in the `state` file.
+    pub(crate) fn add_process(&self, process: &Arc<Process>) -> Result {
+        let node = RBTreeNode::new(process.id, process.clone(), GFP_KERNEL)?;
+        // Ids are unique: nothing is replaced.
+        let old = self.processes.lock().insert(node);
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes a released process from the `state` file.
+    pub(crate) fn remove_process(&self, process: &Arc<Process>) {
+        let removed = self.processes.lock().remove(&process.id);
+        // Dropped with the lock released.
+        drop(removed);
+    }
+
+    /// The `state` file: the state of each process.
+    fn show_state(context: &Arc<Context>, m: &SeqFile) -> Result {
+        seq_print!(m, "binder-lite state\n");
+        for process in context.processes.lock().values() {
+            process.show_state(m);
+        }
+        Ok(())
     }
 
     /// A new process id.
