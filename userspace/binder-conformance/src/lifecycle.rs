@@ -1,8 +1,10 @@
 //! Checks of the binder-lite module itself, which have no C binder counterpart: it cannot be
 //! unloaded while a file is open or a process waits in a read, a process killed while it
-//! waits goes away, and the module loads and unloads repeatedly.
+//! waits goes away, the module loads and unloads repeatedly, and its debugfs `state` file
+//! counts what each process holds.
 
-use crate::proto::{self, BINDER_VERSION, MAP_1M};
+use crate::client::{Binder, Commands};
+use crate::proto::{self, BC_DECREFS, BINDER_VERSION, MAP_1M};
 use std::ffi::CString;
 use vmtest::fd::{errno, Fd};
 
@@ -162,6 +164,145 @@ fn module_reloads_repeatedly() -> Result<(), String> {
     Ok(())
 }
 
+/// binder-lite's debugfs file: the state of each process.
+const STATE: &str = "/sys/kernel/debug/binder-lite/state";
+
+/// The processes of a `state` text, in the order they opened the device: the pid of each and
+/// its lines (trimmed).
+fn parse_state(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut procs: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("proc ") {
+            let pid = rest.split(' ').next().unwrap_or_default();
+            procs.push((pid.to_string(), Vec::new()));
+        } else if let Some((_, lines)) = procs.last_mut() {
+            lines.push(line.trim().to_string());
+        }
+    }
+    procs
+}
+
+/// The entries of the processes (open files) of this process in the `state` file.
+fn own_state() -> Result<Vec<Vec<String>>, String> {
+    let text = std::fs::read_to_string(STATE).map_err(|e| format!("{STATE}: {e}"))?;
+    let pid = std::process::id().to_string();
+    Ok(parse_state(&text)
+        .into_iter()
+        .filter(|(p, _)| *p == pid)
+        .map(|(_, lines)| lines)
+        .collect())
+}
+
+/// Checks that the line of `lines` that starts like `want` (up to its first `:`) is `want`.
+fn expect_line(lines: &[String], want: &str, who: &str) -> Result<(), String> {
+    let key = want.split(':').next().unwrap_or(want);
+    match lines.iter().find(|l| l.split(':').next() == Some(key)) {
+        Some(line) if line == want => Ok(()),
+        Some(line) => Err(format!("{who}: {line:?}, expected {want:?}")),
+        None => Err(format!("{who}: no {key} line in {lines:?}")),
+    }
+}
+
+/// Checks the `handles` line of `lines`: the ids in use are `ids`, and as many as it says,
+/// within a capacity that holds them.
+fn expect_handles(lines: &[String], ids: &[u32], who: &str) -> Result<(), String> {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("handles: "))
+        .ok_or_else(|| format!("{who}: no handles line in {lines:?}"))?;
+    let bad = || format!("{who}: {line:?}, expected the handles {ids:?}");
+    let rest = line.strip_prefix("handles: capacity ").ok_or_else(bad)?;
+    let (capacity, rest) = rest.split_once(", ").ok_or_else(bad)?;
+    let (used, list) = rest.split_once(" in use:").ok_or_else(bad)?;
+    let capacity: usize = capacity.parse().map_err(|_| bad())?;
+    let used: usize = used.parse().map_err(|_| bad())?;
+    let listed: Vec<u32> = list
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .map_err(|_| bad())?;
+    if listed != ids || used != ids.len() || capacity < used {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// The `state` file may stay open across an unload: the module's data goes with the module,
+/// and the open file answers `EIO` (debugfs's answer for a removed file) until it is closed.
+/// A read of freed data would be a KASAN report, which fails the boot test.
+fn debugfs_state_open_across_unload() -> Result<(), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(STATE).map_err(|e| format!("{STATE}: {e}"))?;
+    let mut head = [0u8; 8];
+    file.read_exact(&mut head)
+        .map_err(|e| format!("reading {STATE}: {e}"))?;
+    if &head != b"binder-l" {
+        return Err(format!("{STATE} begins with {head:?}"));
+    }
+    let unloaded = unload();
+    let after = file.read(&mut head).map_err(|e| e.raw_os_error());
+    let gone = !std::path::Path::new(STATE).exists();
+    drop(file);
+    if unloaded.is_ok() {
+        load()?;
+    }
+    unloaded.map_err(|e| format!("rmmod with {STATE} open: errno {e}"))?;
+    if after != Err(Some(libc::EIO)) {
+        return Err(format!(
+            "a read of the open {STATE} after rmmod: {after:?}, expected EIO"
+        ));
+    }
+    if !gone {
+        return Err(format!("{STATE} is still there after rmmod"));
+    }
+    if !std::path::Path::new(STATE).exists() {
+        return Err(format!("{STATE} is not there again after insmod"));
+    }
+    Ok(())
+}
+
+fn debugfs_state_counts() -> Result<(), String> {
+    let manager = Binder::open(crate::LITE)?;
+    manager.become_manager()?;
+    let client = Binder::open(crate::LITE)?;
+    client.write(&Commands::new().increfs(0).acquire(0))?;
+    let procs = own_state()?;
+    let [m, c] = &procs[..] else {
+        return Err(format!(
+            "{} entries for this process, expected 2",
+            procs.len()
+        ));
+    };
+    let area = format!("buffers: area {MAP_1M} bytes, 0 bytes in 0 buffers, {MAP_1M} bytes free");
+    expect_line(m, "nodes: 1", "manager")?;
+    expect_line(m, "refs: 0 (0 strong, 0 weak)", "manager")?;
+    expect_handles(m, &[], "manager")?;
+    expect_line(m, &area, "manager")?;
+    expect_line(m, "pages: 0", "manager")?;
+    expect_line(c, "nodes: 0", "client")?;
+    expect_line(c, "refs: 1 (1 strong, 1 weak)", "client")?;
+    expect_handles(c, &[0], "client")?;
+    expect_line(c, &area, "client")?;
+
+    // Dropping both counts frees the reference and its handle.
+    client.write(&Commands::new().release(0).word(BC_DECREFS).word(0))?;
+    let procs = own_state()?;
+    let c = procs.get(1).ok_or("the client's entry went away")?;
+    expect_line(c, "refs: 0 (0 strong, 0 weak)", "client after release")?;
+    expect_handles(c, &[], "client after release")?;
+
+    // A closed file's process leaves the file.
+    drop(client);
+    let procs = own_state()?;
+    if procs.len() != 1 {
+        return Err(format!(
+            "{} entries after closing the client, expected 1",
+            procs.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A check of binder-lite alone.
 pub type Check = fn() -> Result<(), String>;
 
@@ -176,4 +317,38 @@ pub const CHECKS: &[(&str, Check)] = &[
         rmmod_is_refused_while_a_read_waits,
     ),
     ("module_reloads_repeatedly", module_reloads_repeatedly),
+    // After the reloads: each load recreates the file, which unloading must have removed.
+    (
+        "debugfs_state_open_across_unload",
+        debugfs_state_open_across_unload,
+    ),
+    ("debugfs_state_counts", debugfs_state_counts),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_text_is_split_by_process() {
+        let text = "binder-lite state\nproc 7 (id 1)\n  nodes: 1\nproc 8 (id 2)\n  nodes: 0\n";
+        let procs = parse_state(text);
+        assert_eq!(procs.len(), 2);
+        assert_eq!(procs[0], ("7".to_string(), vec!["nodes: 1".to_string()]));
+        assert_eq!(procs[1].0, "8");
+        assert!(expect_line(&procs[1].1, "nodes: 0", "p").is_ok());
+        assert!(expect_line(&procs[1].1, "nodes: 1", "p").is_err());
+        assert!(expect_line(&procs[1].1, "refs: 0", "p").is_err());
+    }
+
+    #[test]
+    fn handles_lines_are_checked() {
+        let lines = ["handles: capacity 64, 2 in use: 0 3".to_string()];
+        assert!(expect_handles(&lines, &[0, 3], "p").is_ok());
+        assert!(expect_handles(&lines, &[0], "p").is_err());
+        let wrong_count = ["handles: capacity 64, 1 in use: 0 3".to_string()];
+        assert!(expect_handles(&wrong_count, &[0, 3], "p").is_err());
+        let none = ["handles: capacity 64, 0 in use:".to_string()];
+        assert!(expect_handles(&none, &[], "p").is_ok());
+    }
+}
