@@ -181,7 +181,7 @@ impl Session {
             let state = if device.tag == "c" {
                 c_binder_state(pid)
             } else {
-                Err("binder-lite shows no state yet".into())
+                lite_state(pid)
             };
             let state = state.unwrap_or_else(|e| format!("no state: {e}"));
             self.state.push(format!("{who:?} (pid {pid}): {state}"));
@@ -317,6 +317,29 @@ fn c_binder_state(pid: u32) -> Result<String, String> {
     ))
 }
 
+/// binder-lite's debugfs file: the state of each process that has it open.
+const LITE_STATE: &str = "/sys/kernel/debug/binder-lite/state";
+
+/// What binder-lite's `state` file shows of process `pid`: the lines of its entry (nodes, refs,
+/// handles, buffers, pages), joined with `; `.
+fn lite_state(pid: u32) -> Result<String, String> {
+    let text = std::fs::read_to_string(LITE_STATE).map_err(|e| format!("{LITE_STATE}: {e}"))?;
+    lite_entry(&text, pid).ok_or_else(|| format!("no entry for pid {pid} in {LITE_STATE}"))
+}
+
+/// The entry of process `pid` in the text of binder-lite's `state` file: the lines after
+/// `proc PID (id N)` up to the next `proc` line, trimmed and joined with `; `.
+fn lite_entry(text: &str, pid: u32) -> Option<String> {
+    let head = format!("proc {pid} ");
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(&head));
+    lines.next()?;
+    let entry: Vec<&str> = lines
+        .take_while(|l| !l.starts_with("proc "))
+        .map(str::trim)
+        .collect();
+    Some(entry.join("; "))
+}
+
 /// Adds the C binder device on binderfs, or finds it from an earlier run; returns its path.
 fn c_device() -> Result<String, String> {
     let path = format!("{BINDERFS}/{C_DEVICE}");
@@ -417,4 +440,18 @@ pub fn run() -> i32 {
         }
     }
     ktap.exit_code()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lite_entry;
+
+    #[test]
+    fn lite_entry_is_the_lines_of_one_process() {
+        let text = "binder-lite state\nproc 7 (id 1)\n  nodes: 1\n  pages: 0\n\
+                    proc 71 (id 2)\n  nodes: 0\n";
+        assert_eq!(lite_entry(text, 7).as_deref(), Some("nodes: 1; pages: 0"));
+        assert_eq!(lite_entry(text, 71).as_deref(), Some("nodes: 0"));
+        assert_eq!(lite_entry(text, 1), None);
+    }
 }
