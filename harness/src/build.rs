@@ -204,6 +204,51 @@ pub fn diagnostics_in(output: &str, src: &Path, ours: &[String]) -> Vec<String> 
     found
 }
 
+/// The generated file of the kernel crate's doctests, relative to the build directory.
+pub const DOCTESTS_GENERATED: &str = "rust/doctests_kernel_generated.rs";
+
+/// Diagnostics located in the generated doctests (`generated`, the content of
+/// [`DOCTESTS_GENERATED`]) whose doctest comes from one of `ours`: each is reported at its
+/// doctest's `path:line`, which the generated test prints as its KTAP `location`.
+pub fn doctest_diagnostics_in(output: &str, generated: &str, ours: &[String]) -> Vec<String> {
+    let generated: Vec<&str> = generated.lines().collect();
+    let origin = |line: usize| -> Option<&str> {
+        generated
+            .get(..line)?
+            .iter()
+            .rev()
+            .find_map(|l| l.split(".location: ").nth(1))
+            .and_then(|rest| rest.split('\\').next())
+    };
+    let lines: Vec<&str> = output.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if !(line.starts_with("warning") || line.starts_with("error")) {
+            continue;
+        }
+        let location = lines[i + 1..]
+            .iter()
+            .take(4)
+            .find_map(|l| l.trim_start().strip_prefix("--> "));
+        let Some(loc) = location else { continue };
+        let mut parts = loc.split(':');
+        if !parts
+            .next()
+            .is_some_and(|p| p.ends_with(DOCTESTS_GENERATED))
+        {
+            continue;
+        }
+        let Some(source) = parts.next().and_then(|n| n.parse().ok()).and_then(origin) else {
+            continue;
+        };
+        let path = source.split(':').next().unwrap_or_default();
+        if ours.iter().any(|o| o == path) {
+            found.push(format!("{source}: doctest: {}", line.trim()));
+        }
+    }
+    found
+}
+
 /// Type aliases the generated bindings expect from the kernel crate (`ffi`) and from the types
 /// the kernel's bindgen invocation blocklists.
 const LAYOUT_PRELUDE: &str = "#![allow(warnings)]
@@ -379,7 +424,7 @@ pub fn userspace(layout: &Layout, tc: &Toolchain, log: &Path) -> Result<Programs
 
 #[cfg(test)]
 mod tests {
-    use super::diagnostics_in;
+    use super::{diagnostics_in, doctest_diagnostics_in};
     use std::path::Path;
 
     #[test]
@@ -406,5 +451,33 @@ error[E0308]: mismatched types
         assert!(found[0].starts_with("rust/kernel/bitmap.rs:10:9: warning: unused variable"));
         assert!(found[1].contains("error[E0308]"));
         assert!(found[2].contains("bitmap.c:4:2"));
+    }
+
+    #[test]
+    fn finds_doctest_diagnostics_at_their_doctest() {
+        let generated = "\
+pub extern \"C\" fn rust_doctest_kernel_bitmap_rs_0(t: *mut kunit) {
+    kernel::kunit::info(format_args!(\"    # rust_doctest_kernel_bitmap_rs_0.location: rust/kernel/bitmap.rs:42\\n\"));
+    drop(x);
+}
+pub extern \"C\" fn rust_doctest_kernel_sync_rs_0(t: *mut kunit) {
+    kernel::kunit::info(format_args!(\"    # rust_doctest_kernel_sync_rs_0.location: rust/kernel/sync.rs:7\\n\"));
+    drop(y);
+}
+";
+        let log = "\
+warning: call to `std::mem::drop` with a value that does not implement `Drop`
+     --> rust/doctests_kernel_generated.rs:3:1
+warning: call to `std::mem::drop` with a value that does not implement `Drop`
+     --> rust/doctests_kernel_generated.rs:7:1
+warning: unused variable: `z`
+  --> ../rust/kernel/bitmap.rs:10:9
+";
+        let ours = vec!["rust/kernel/bitmap.rs".to_string()];
+        let found = doctest_diagnostics_in(log, generated, &ours);
+        assert_eq!(
+            found,
+            vec!["rust/kernel/bitmap.rs:42: doctest: warning: call to `std::mem::drop` with a value that does not implement `Drop`"]
+        );
     }
 }

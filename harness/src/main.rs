@@ -161,6 +161,15 @@ impl Workbench {
         for d in build::diagnostics_in(&outcome.output, &self.layout.src(), &ours) {
             tally.fail(format!("build/clippy: {d}"));
         }
+        let generated = self
+            .layout
+            .build_dir(profile)
+            .join(build::DOCTESTS_GENERATED);
+        if let Ok(generated) = fs::read_to_string(generated) {
+            for d in build::doctest_diagnostics_in(&outcome.output, &generated, &ours) {
+                tally.fail(format!("build/clippy: {d}"));
+            }
+        }
         if !outcome.success {
             return Ok(tally);
         }

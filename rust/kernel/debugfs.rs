@@ -101,7 +101,7 @@ impl Dir {
     /// drop(dir);
     /// // Removed, so the name can be used again.
     /// let dir = Dir::new(c_str!("rust_debugfs_new_doctest"))?;
-    /// let file = dir.read_only_file(c_str!("x"), (), |_, m| {
+    /// let file = dir.read_only_file(c_str!("x"), (), |(), m| {
     ///     kernel::seq_print!(m, "x");
     ///     Ok(())
     /// })?;
@@ -179,7 +179,7 @@ impl Dir {
     /// assert_eq!(&kernel::debugfs::kunit::read(&file)?[..], b"counter: 7\n");
     ///
     /// // An error of `show` is the error of the read.
-    /// let failing = dir.read_only_file(c_str!("failing"), (), |_, _| Err(EDOM))?;
+    /// let failing = dir.read_only_file(c_str!("failing"), (), |(), _| Err(EDOM))?;
     /// # #[cfg(CONFIG_DEBUG_FS)]
     /// assert_eq!(kernel::debugfs::kunit::read(&failing).err(), Some(EDOM));
     ///
