@@ -143,20 +143,9 @@ fn ensure_apt_packages(layout: &Layout) -> Result<(), String> {
     }
     println!("  installing {wanted}");
     let log = layout.logs().join("setup-apt.log");
-    let mut update = Command::new("apt-get");
-    update
-        .arg("update")
-        .env("DEBIAN_FRONTEND", "noninteractive");
-    let mut install = Command::new("apt-get");
-    install
-        .args([
-            "install",
-            "-y",
-            "--no-install-recommends",
-            "--allow-downgrades",
-        ])
-        .args(&missing)
-        .env("DEBIAN_FRONTEND", "noninteractive");
+    let update = apt_get(["update"]);
+    let mut install = apt_install(&missing);
+    install.arg("--allow-downgrades");
     for step in [update, install] {
         let outcome = cmd::run_logged(step, &log, None)?;
         if !outcome.success {
@@ -169,6 +158,20 @@ fn ensure_apt_packages(layout: &Layout) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `apt-get ARGS`, without questions.
+fn apt_get<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> Command {
+    let mut apt = Command::new("apt-get");
+    apt.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    apt
+}
+
+/// `apt-get install` of `packages`, without questions or recommended packages.
+fn apt_install<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(packages: I) -> Command {
+    let mut install = apt_get(["install", "-y", "--no-install-recommends"]);
+    install.args(packages);
+    install
 }
 
 /// The base package version named in [`BASE_VERSION_FILE`]: its first line that is not empty
@@ -200,17 +203,7 @@ fn ensure_rust_src(tc: &Toolchain, layout: &Layout) -> Result<(), String> {
         cmd::run_logged(add, &log, None)?;
     } else if is_root() {
         println!("  no rustup: installing Debian's rustc-web and rust-web-src");
-        let mut install = Command::new("apt-get");
-        install
-            .args([
-                "install",
-                "-y",
-                "--no-install-recommends",
-                "rustc-web",
-                "rust-web-src",
-            ])
-            .env("DEBIAN_FRONTEND", "noninteractive");
-        cmd::run_logged(install, &log, None)?;
+        cmd::run_logged(apt_install(["rustc-web", "rust-web-src"]), &log, None)?;
     }
     if has_src() {
         Ok(())
