@@ -7,6 +7,7 @@ use crate::client::{Binder, Commands};
 use crate::proto::{self, BC_DECREFS, BINDER_VERSION, MAP_1M};
 use std::ffi::CString;
 use vmtest::fd::{errno, Fd};
+use vmtest::lite_state::{self, Handles, STATE};
 
 /// The module that implements `/dev/binder-lite`.
 const MODULE: &str = "rust_binder_lite";
@@ -164,33 +165,9 @@ fn module_reloads_repeatedly() -> Result<(), String> {
     Ok(())
 }
 
-/// binder-lite's debugfs file: the state of each process.
-const STATE: &str = "/sys/kernel/debug/binder-lite/state";
-
-/// The processes of a `state` text, in the order they opened the device: the pid of each and
-/// its lines (trimmed).
-fn parse_state(text: &str) -> Vec<(String, Vec<String>)> {
-    let mut procs: Vec<(String, Vec<String>)> = Vec::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("proc ") {
-            let pid = rest.split(' ').next().unwrap_or_default();
-            procs.push((pid.to_string(), Vec::new()));
-        } else if let Some((_, lines)) = procs.last_mut() {
-            lines.push(line.trim().to_string());
-        }
-    }
-    procs
-}
-
 /// The entries of the processes (open files) of this process in the `state` file.
 fn own_state() -> Result<Vec<Vec<String>>, String> {
-    let text = std::fs::read_to_string(STATE).map_err(|e| format!("{STATE}: {e}"))?;
-    let pid = std::process::id().to_string();
-    Ok(parse_state(&text)
-        .into_iter()
-        .filter(|(p, _)| *p == pid)
-        .map(|(_, lines)| lines)
-        .collect())
+    lite_state::entries_of(std::process::id())
 }
 
 /// Checks that the line of `lines` that starts like `want` (up to its first `:`) is `want`.
@@ -206,23 +183,9 @@ fn expect_line(lines: &[String], want: &str, who: &str) -> Result<(), String> {
 /// Checks the `handles` line of `lines`: the ids in use are `ids`, and as many as it says,
 /// within a capacity that holds them.
 fn expect_handles(lines: &[String], ids: &[u32], who: &str) -> Result<(), String> {
-    let line = lines
-        .iter()
-        .find(|l| l.starts_with("handles: "))
-        .ok_or_else(|| format!("{who}: no handles line in {lines:?}"))?;
-    let bad = || format!("{who}: {line:?}, expected the handles {ids:?}");
-    let rest = line.strip_prefix("handles: capacity ").ok_or_else(bad)?;
-    let (capacity, rest) = rest.split_once(", ").ok_or_else(bad)?;
-    let (used, list) = rest.split_once(" in use:").ok_or_else(bad)?;
-    let capacity: usize = capacity.parse().map_err(|_| bad())?;
-    let used: usize = used.parse().map_err(|_| bad())?;
-    let listed: Vec<u32> = list
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
-    if listed != ids || used != ids.len() || capacity < used {
-        return Err(bad());
+    let h = Handles::of(lines).map_err(|e| format!("{who}: {e}"))?;
+    if h.listed != ids || h.used != ids.len() || h.capacity < h.used {
+        return Err(format!("{who}: {h:?}, expected the handles {ids:?}"));
     }
     Ok(())
 }
@@ -332,7 +295,7 @@ mod tests {
     #[test]
     fn state_text_is_split_by_process() {
         let text = "binder-lite state\nproc 7 (id 1)\n  nodes: 1\nproc 8 (id 2)\n  nodes: 0\n";
-        let procs = parse_state(text);
+        let procs = lite_state::parse_state(text);
         assert_eq!(procs.len(), 2);
         assert_eq!(procs[0], ("7".to_string(), vec!["nodes: 1".to_string()]));
         assert_eq!(procs[1].0, "8");

@@ -3,4 +3,5 @@
 pub mod binder;
 pub mod fd;
 pub mod ktap;
+pub mod lite_state;
 pub mod uapi;
