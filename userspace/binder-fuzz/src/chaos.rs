@@ -4,6 +4,7 @@
 use crate::exec::{self, errno_allowed, World};
 use crate::ops::{self, SLOTS};
 use crate::rng::Rng;
+use crate::shm::Shm;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use vmtest::fd::errno;
@@ -24,41 +25,6 @@ pub struct Report {
     pub kills: u64,
     pub spawned: u64,
     pub failures: Vec<String>,
-}
-
-/// Call counters shared with the children, one per process slot.
-struct Counters(*mut AtomicU64, usize);
-
-impl Counters {
-    fn new(n: usize) -> Counters {
-        // SAFETY: a new shared anonymous mapping at an address the kernel chooses; zeroed
-        // memory is a valid `AtomicU64` array.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                n * 8,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert!(p != libc::MAP_FAILED, "cannot map the counters");
-        Counters(p.cast(), n)
-    }
-
-    fn get(&self, i: usize) -> &AtomicU64 {
-        assert!(i < self.1);
-        // SAFETY: `i` is in the mapping, which lives as long as `self`.
-        unsafe { &*self.0.add(i) }
-    }
-}
-
-impl Drop for Counters {
-    fn drop(&mut self) {
-        // SAFETY: the mapping is ours and no reference into it outlives `self`.
-        unsafe { libc::munmap(self.0.cast(), self.1 * 8) };
-    }
 }
 
 /// The body of a child: `threads` threads making calls on the device with shared files,
@@ -143,7 +109,14 @@ fn reap(pid: i32, limit: Duration) -> Option<i32> {
 pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
-    let counters = Counters::new(budget.processes);
+    // Call counters shared with the children, one per process slot.
+    let counters = match Shm::<AtomicU64>::array(budget.processes) {
+        Ok(c) => c,
+        Err(e) => {
+            report.failures.push(e);
+            return report;
+        }
+    };
     let mut children: Vec<(i32, u64)> = Vec::new();
     for i in 0..budget.processes {
         let s = rng.fork();

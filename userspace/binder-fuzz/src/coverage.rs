@@ -187,7 +187,7 @@ pub fn run(code: &Code, seed: u64, time: Duration, guided: bool) -> Result<Reach
     let mut reached = Reached::default();
     while start.elapsed() < time {
         let seq = if !guided || corpus.is_empty() || rng.chance(10) {
-            // The manager is a server in another process (`death::start_server`).
+            // The manager is a server in another process (`death::Server`).
             let mut seq = diff::sequence(rng.fork(), mode);
             seq.retain(|op| !matches!(op, Op::BecomeManager(_)));
             seq

@@ -5,6 +5,7 @@
 //! stuck, and every file is released at the end.
 
 use crate::rng::Rng;
+use crate::shm::{Shm, Zeroed};
 use crate::uapi::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,6 +21,9 @@ struct Shared {
     dead_binders: AtomicU64,
     served: AtomicU64,
 }
+
+// SAFETY: atomics only, all zero at first.
+unsafe impl Zeroed for Shared {}
 
 /// What the rounds did.
 #[derive(Debug, Default)]
@@ -270,22 +274,8 @@ fn wait_for(limit: Duration, f: impl Fn() -> bool) -> bool {
 
 /// Runs `rounds` rounds on the device at `path`. The caller must have no other thread.
 pub fn run(path: &str, seed: u64, rounds: u64) -> Result<Report, String> {
-    // SAFETY: a new shared anonymous mapping; zeroed memory is a valid `Shared`.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            std::mem::size_of::<Shared>(),
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(format!("mmap: errno {}", errno()));
-    }
-    // SAFETY: the mapping is valid, zeroed and lives until the end of this function.
-    let shared: &Shared = unsafe { &*p.cast::<Shared>() };
+    let shared = Shm::<Shared>::new()?;
+    let shared = &*shared;
     let mut rng = Rng::new(seed);
     let mut report = Report::default();
     let result = (|| {
@@ -360,45 +350,39 @@ pub fn run(path: &str, seed: u64, rounds: u64) -> Result<Report, String> {
         }
         Ok(())
     })();
-    // SAFETY: no child uses the mapping any more (all are reaped) and `shared` is not used.
-    unsafe { libc::munmap(p, std::mem::size_of::<Shared>()) };
     result.map(|()| report)
 }
 
-/// Starts a server (context manager answering every call) on `path` in a child process, for
-/// fuzzing phases whose own process cannot be the manager of its calls. Stop it with
-/// [`stop_server`].
-pub fn start_server(path: &str, seed: u64) -> Result<(i32, *mut libc::c_void), String> {
-    // SAFETY: a new shared anonymous mapping; zeroed memory is a valid `Shared`.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            std::mem::size_of::<Shared>(),
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        return Err(format!("mmap: errno {}", errno()));
-    }
-    // SAFETY: the mapping is valid and zeroed; it lives until `stop_server` unmaps it.
-    let shared: &Shared = unsafe { &*p.cast::<Shared>() };
-    let pid = spawn(|| server(path, shared, seed))?;
-    if !wait_for(Duration::from_secs(10), || {
-        shared.server_ready.load(Ordering::SeqCst) == 1
-    }) {
-        let _ = stop_server(pid, p);
-        return Err("the server never became the context manager".into());
-    }
-    Ok((pid, p))
+/// A server (context manager answering every call) in a child process, for fuzzing phases
+/// whose own process cannot be the manager of its calls.
+pub struct Server {
+    pid: i32,
+    /// What the server shares with this process; unmapped after the server is gone.
+    _shared: Shm<Shared>,
 }
 
-/// Stops a server of [`start_server`].
-pub fn stop_server(pid: i32, shared: *mut libc::c_void) -> Result<(), String> {
-    let r = kill_and_reap(pid, "server");
-    // SAFETY: the server is gone; nothing uses the mapping any more.
-    unsafe { libc::munmap(shared, std::mem::size_of::<Shared>()) };
-    r
+impl Server {
+    /// Starts a server on `path`.
+    pub fn start(path: &str, seed: u64) -> Result<Server, String> {
+        let shared = Shm::<Shared>::new()?;
+        let s = &*shared;
+        let pid = spawn(|| server(path, s, seed))?;
+        let server = Server {
+            pid,
+            _shared: shared,
+        };
+        let ready = &server._shared.server_ready;
+        if !wait_for(Duration::from_secs(10), || {
+            ready.load(Ordering::SeqCst) == 1
+        }) {
+            let _ = server.stop();
+            return Err("the server never became the context manager".into());
+        }
+        Ok(server)
+    }
+
+    /// Kills the server and reaps it.
+    pub fn stop(self) -> Result<(), String> {
+        kill_and_reap(self.pid, "server")
+    }
 }

@@ -52,7 +52,7 @@ pub fn run(seed: u64, time: Duration) -> Result<Report, String> {
     let start = Instant::now();
     while start.elapsed() < time {
         let mut seq = diff::sequence(rng.fork(), mode);
-        // The manager is a server in another process (`death::start_server`).
+        // The manager is a server in another process (`death::Server`).
         seq.retain(|op| !matches!(op, crate::ops::Op::BecomeManager(_)));
         for op in &seq {
             world.fail_nth = Some((file.raw(), 1 + rng.below(20) as u32));

@@ -17,6 +17,7 @@ mod fault;
 mod ops;
 mod procs;
 mod rng;
+mod shm;
 mod uapi;
 
 use diff::{Mode, Stats};
@@ -449,7 +450,7 @@ fn main() {
     // The coverage and fault phases run in this process: a server in another one is the
     // context manager, so that their calls to handle 0 reach a process that answers.
     let server = if kcov || faults {
-        match death::start_server(LITE, seed) {
+        match death::Server::start(LITE, seed) {
             Ok(s) => Some(s),
             Err(e) => {
                 println!("# no server for the coverage and fault phases: {e}");
@@ -486,8 +487,8 @@ fn main() {
         });
         ktap.result("fuzz_allocation_failures", r);
     }
-    if let Some((pid, shared)) = server {
-        if let Err(e) = death::stop_server(pid, shared) {
+    if let Some(server) = server {
+        if let Err(e) = server.stop() {
             println!("# {e}");
         }
     }
