@@ -1,5 +1,11 @@
 //! Several processes, each with several threads, make random calls on binder-lite at once,
 //! while the parent kills them with SIGKILL at random points and starts new ones.
+//!
+//! The kills follow a schedule: kill `k` comes at a random point of the `k`-th slice of the
+//! duration, whatever the earlier ones cost. A killed process is replaced at once and reaped
+//! when it is gone, while the next kills go on: under TCG, a process of several threads takes
+//! seconds to exit while the others keep the CPUs busy (measured in `make stress`: 1.5 s on
+//! average, up to 5.4 s), which a round that waited for it made its own cost.
 
 use crate::exec::{self, errno_allowed, World};
 use crate::ops::{self, SLOTS};
@@ -25,6 +31,12 @@ pub struct Report {
     pub kills: u64,
     pub spawned: u64,
     pub failures: Vec<String>,
+    /// From each kill to the reaping of the process (the time its exit took).
+    pub reaped: u64,
+    pub reap_total: Duration,
+    pub reap_slowest: Duration,
+    /// Time the parent spent forking new processes.
+    pub fork_total: Duration,
 }
 
 /// The body of a child: `threads` threads making calls on the device with shared files,
@@ -88,21 +100,57 @@ fn spawn(path: &str, seed: u64, threads: usize, counter: &AtomicU64) -> Result<i
     Ok(pid)
 }
 
-/// Waits up to `limit` for the child `pid`; returns its wait status.
-fn reap(pid: i32, limit: Duration) -> Option<i32> {
-    let deadline = Instant::now() + limit;
-    loop {
-        let mut status = 0;
-        // SAFETY: `pid` is our child; `status` is valid for writes.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            return Some(status);
+/// The wait status of the child `pid` if it ended, without waiting.
+fn ended(pid: i32) -> Option<i32> {
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is valid for writes.
+    (unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid).then_some(status)
+}
+
+/// How long a killed process may take to go before it counts as stuck in the kernel.
+const STUCK: Duration = Duration::from_secs(20);
+
+/// A killed process not reaped yet.
+struct Dying {
+    pid: i32,
+    seed: u64,
+    killed: Instant,
+}
+
+/// Reaps the killed processes that are gone; reports those gone for longer than [`STUCK`].
+fn reap_dying(dying: &mut Vec<Dying>, report: &mut Report) {
+    dying.retain(|d| {
+        if ended(d.pid).is_some() {
+            let took = d.killed.elapsed();
+            report.reaped += 1;
+            report.reap_total += took;
+            report.reap_slowest = report.reap_slowest.max(took);
+            return false;
         }
-        if Instant::now() > deadline {
-            return None;
+        if d.killed.elapsed() > STUCK {
+            report.failures.push(format!(
+                "child seed {:#x} still there {} s after SIGKILL: stuck in the kernel",
+                d.seed,
+                STUCK.as_secs()
+            ));
+            return false;
         }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+        true
+    });
+}
+
+fn timed_spawn(
+    path: &str,
+    seed: u64,
+    budget: &Budget,
+    counter: &AtomicU64,
+    report: &mut Report,
+) -> Option<i32> {
+    let start = Instant::now();
+    let r = spawn(path, seed, budget.threads, counter);
+    report.fork_total += start.elapsed();
+    report.spawned += 1;
+    r.map_err(|e| report.failures.push(e)).ok()
 }
 
 /// Runs the processes for the budget's duration, killing one at random points.
@@ -117,27 +165,40 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
             return report;
         }
     };
-    let mut children: Vec<(i32, u64)> = Vec::new();
+    // The process of each slot, with its seed.
+    let mut children: Vec<Option<(i32, u64)>> = Vec::new();
     for i in 0..budget.processes {
         let s = rng.fork();
-        match spawn(path, s, budget.threads, counters.get(i)) {
-            Ok(pid) => children.push((pid, s)),
-            Err(e) => report.failures.push(e),
-        }
-        report.spawned += 1;
+        let pid = timed_spawn(path, s, budget, counters.get(i), &mut report);
+        children.push(pid.map(|p| (p, s)));
     }
+    let mut dying: Vec<Dying> = Vec::new();
     let start = Instant::now();
-    let gap = budget.duration.as_micros() as u64 / budget.kills.max(1);
-    // Killing and reaping takes time too: up to three times the duration to make the kills.
-    while report.kills < budget.kills
-        && start.elapsed() < 3 * budget.duration
-        && !children.is_empty()
-    {
-        std::thread::sleep(Duration::from_micros(1000 + rng.below(gap.max(1))));
-        let i = rng.below(children.len() as u64) as usize;
-        let (pid, child_seed) = children[i];
+    let slice = budget.duration.as_micros() as u64 / budget.kills.max(1);
+    let mut next_kill = start + Duration::from_micros(rng.below(slice.max(1)));
+    // Up to three times the duration to make the kills, should the machine be slower still.
+    while report.kills < budget.kills && start.elapsed() < 3 * budget.duration {
+        reap_dying(&mut dying, &mut report);
+        let now = Instant::now();
+        // At most half as many processes exiting as calling: a late schedule catches up
+        // without piling up exits.
+        if now < next_kill || dying.len() >= budget.processes.div_ceil(2) {
+            let wait = next_kill.saturating_duration_since(now);
+            std::thread::sleep(wait.clamp(Duration::from_millis(1), Duration::from_millis(5)));
+            continue;
+        }
+        let live: Vec<usize> = (0..children.len())
+            .filter(|&i| children[i].is_some())
+            .collect();
+        if live.is_empty() {
+            break;
+        }
+        let i = live[rng.below(live.len() as u64) as usize];
+        let Some((pid, child_seed)) = children[i] else {
+            continue;
+        };
         // A child that ended by itself reported a finding.
-        if let Some(status) = reap(pid, Duration::ZERO) {
+        if let Some(status) = ended(pid) {
             report.failures.push(format!(
                 "child seed {child_seed:#x} ended by itself (status {status:#x})"
             ));
@@ -145,26 +206,19 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
             // SAFETY: `pid` is our child, not yet reaped.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             report.kills += 1;
-            if reap(pid, Duration::from_secs(20)).is_none() {
-                report.failures.push(format!(
-                    "child seed {child_seed:#x} still there 20 s after SIGKILL: stuck in the kernel"
-                ));
-                children.remove(i);
-                continue;
-            }
+            dying.push(Dying {
+                pid,
+                seed: child_seed,
+                killed: Instant::now(),
+            });
+            let k = report.kills;
+            next_kill = start + Duration::from_micros(k * slice + rng.below(slice.max(1)));
         }
         let s = rng.fork();
-        match spawn(path, s, budget.threads, counters.get(i)) {
-            Ok(pid) => children[i] = (pid, s),
-            Err(e) => {
-                report.failures.push(e);
-                children.remove(i);
-            }
-        }
-        report.spawned += 1;
+        children[i] = timed_spawn(path, s, budget, counters.get(i), &mut report).map(|p| (p, s));
     }
-    for (pid, child_seed) in children {
-        if let Some(status) = reap(pid, Duration::ZERO) {
+    for (pid, child_seed) in children.into_iter().flatten() {
+        if let Some(status) = ended(pid) {
             report.failures.push(format!(
                 "child seed {child_seed:#x} ended by itself (status {status:#x})"
             ));
@@ -172,11 +226,15 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
         }
         // SAFETY: `pid` is our child, not yet reaped.
         unsafe { libc::kill(pid, libc::SIGKILL) };
-        if reap(pid, Duration::from_secs(20)).is_none() {
-            report.failures.push(format!(
-                "child seed {child_seed:#x} still there 20 s after SIGKILL: stuck in the kernel"
-            ));
-        }
+        dying.push(Dying {
+            pid,
+            seed: child_seed,
+            killed: Instant::now(),
+        });
+    }
+    while !dying.is_empty() {
+        reap_dying(&mut dying, &mut report);
+        std::thread::sleep(Duration::from_millis(5));
     }
     if let Err(e) = files_released() {
         report.failures.push(e);
