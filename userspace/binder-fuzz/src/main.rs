@@ -14,6 +14,7 @@ mod death;
 mod diff;
 mod exec;
 mod fault;
+mod handles;
 mod ops;
 mod procs;
 mod rng;
@@ -64,6 +65,7 @@ struct Budget {
     faults: Duration,
     /// Rounds of the death test (one kill each) on binder-lite; a tenth on the C binder.
     deaths: u64,
+    handles: handles::Budget,
 }
 
 impl Budget {
@@ -81,6 +83,13 @@ impl Budget {
             coverage: Duration::from_secs(20),
             faults: Duration::from_secs(20),
             deaths: 50,
+            handles: handles::Budget {
+                processes: 4,
+                threads: 3,
+                duration: Duration::from_secs(16),
+                round: Duration::from_secs(4),
+                nodes: 64,
+            },
         }
     }
 
@@ -102,6 +111,13 @@ impl Budget {
             coverage: Duration::from_secs(120),
             faults: Duration::from_secs(120),
             deaths: 1000,
+            handles: handles::Budget {
+                processes: 8,
+                threads: 4,
+                duration: Duration::from_secs(240),
+                round: Duration::from_secs(8),
+                nodes: 64,
+            },
         }
     }
 }
@@ -136,6 +152,44 @@ const PHASES: [(&str, Mode, u64); 3] = [
         40,
     ),
 ];
+
+/// The concurrency stress of handles (see [`handles`]).
+fn handles_phase(seed: u64, budget: &handles::Budget) -> Result<(), String> {
+    let start = Instant::now();
+    let r = handles::run(LITE, seed, budget);
+    println!(
+        "# fuzz_handles_under_contention: {} processes x {} threads, {} rounds, {} \
+         transactions, {} handles received, {} given back, {} kills, {} BR_DEAD_BINDER, {} \
+         comparisons with the driver; pool capacity {} -> {} (shrank {} times under load), \
+         {:.1} s",
+        budget.processes,
+        budget.threads,
+        r.rounds,
+        r.transactions,
+        r.handles,
+        r.released,
+        r.kills,
+        r.dead_binders,
+        r.checks,
+        r.first_capacity,
+        r.max_capacity,
+        r.shrinks_under_load,
+        start.elapsed().as_secs_f64()
+    );
+    if !r.failures.is_empty() {
+        return Err(r.failures.join("; "));
+    }
+    if r.rounds == 0 || r.checks == 0 {
+        return Err(format!("nothing was compared: {r:?}"));
+    }
+    if r.max_capacity <= r.first_capacity {
+        return Err(format!(
+            "the pool never grew past its first capacity {}",
+            r.first_capacity
+        ));
+    }
+    Ok(())
+}
 
 fn mode_named(name: &str) -> Option<Mode> {
     let i = ["restricted", "any", "lite"]
@@ -391,10 +445,21 @@ fn main() {
         .unwrap_or(0x5eed);
     let kcov = std::path::Path::new(coverage::KCOV).exists();
     let faults = fault::available();
-    let mut ktap = Ktap::new(PHASES.len() + 4 + usize::from(kcov) + usize::from(faults));
+    let mut ktap = Ktap::new(PHASES.len() + 5 + usize::from(kcov) + usize::from(faults));
     println!("# seed {seed:#x}");
-    // `--only processes`: that phase alone.
+    if let Some(n) = arg(&args, "--handles-secs").and_then(|s| number(&s)) {
+        budget.handles.duration = Duration::from_secs(n);
+    }
+    // `--only handles` or `--only processes`: that phase alone.
     let only = arg(&args, "--only");
+    if only.as_deref() == Some("handles") {
+        let mut ktap = Ktap::new(1);
+        ktap.result(
+            "fuzz_handles_under_contention",
+            handles_phase(seed, &budget.handles),
+        );
+        std::process::exit(ktap.exit_code());
+    }
 
     // Processes first: the parent must have no thread when it forks.
     let start = Instant::now();
@@ -429,6 +494,10 @@ fn main() {
     if only.as_deref() == Some("processes") {
         std::process::exit(ktap.exit_code());
     }
+    ktap.result(
+        "fuzz_handles_under_contention",
+        handles_phase(seed, &budget.handles),
+    );
 
     let c_path = c_device();
     if let Err(e) = &c_path {
