@@ -15,8 +15,15 @@ test: harness
 	$(HARNESS) test $(STAGES)
 
 # `make stress`: the long budgets (fuzzer, kills, module cycles) on the stress kernel.
-run bench stress patches: harness
+run stress patches: harness
 	$(HARNESS) $@
+
+# `make bench PROFILE=1`: profile binder-bench's cases with perf in the guest instead
+# (out/bench/profile.txt).
+PROFILE ?=
+
+bench: harness
+	$(HARNESS) bench $(if $(PROFILE),--profile)
 
 # Changing the series with git (README, "Changing the series"): a work tree of the base with
 # one commit per patch; series/ written back from it; a rebase onto another base version; a

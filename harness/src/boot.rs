@@ -40,6 +40,8 @@ pub enum Mode {
     Run,
     /// Load and unload each module; the modules print their measurements.
     Bench,
+    /// Load binder-lite and run binder-bench's cases one by one under `perf record`.
+    Profile,
     /// As `Test`, with the long budgets of the fuzzer and of the module cycles.
     Stress,
 }
@@ -52,6 +54,9 @@ pub struct Contents {
     pub tests: Vec<PathBuf>,
     /// Programs the tests start (in `/bin`, which is on `PATH`).
     pub helpers: Vec<PathBuf>,
+    /// Other files: (absolute path in the guest, file on the host); their directories are
+    /// created.
+    pub files: Vec<(String, PathBuf)>,
 }
 
 /// A finished VM run.
@@ -74,6 +79,21 @@ fn cpio_spec(layout: &Layout, contents: &Contents) -> String {
         "/bin", "/dev", "/proc", "/sys", "/tmp", "/modules", "/tests",
     ] {
         let _ = writeln!(spec, "dir {dir} 0755 0 0");
+    }
+    let mut dirs: Vec<&str> = Vec::new();
+    for (guest, _) in &contents.files {
+        let mut at = 0;
+        while let Some(slash) = guest[at + 1..].find('/') {
+            at += 1 + slash;
+            let dir = &guest[..at];
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+                let _ = writeln!(spec, "dir {dir} 0755 0 0");
+            }
+        }
+    }
+    for (guest, host) in &contents.files {
+        let _ = writeln!(spec, "file {guest} {} 0755 0 0", host.display());
     }
     let _ = writeln!(spec, "nod /dev/console 0600 0 0 c 5 1");
     let _ = writeln!(spec, "file /bin/busybox {BUSYBOX} 0755 0 0");
@@ -177,6 +197,9 @@ pub fn run(
         Mode::Test => "console=ttyS0 panic=-1 wb.mode=test",
         Mode::Run => "console=ttyS0 panic=-1 wb.mode=run",
         Mode::Bench => "console=ttyS0 panic=-1 wb.mode=bench kunit.enable=0",
+        // One CPU: with two, a vCPU that the host deschedules while it holds a lock leaves the
+        // other spinning, and on a loaded host most samples land in that spinning.
+        Mode::Profile => "console=ttyS0 panic=-1 wb.mode=profile kunit.enable=0 maxcpus=1",
         // No KASLR: the fuzzer maps KCOV's PCs to /proc/kallsyms's symbols.
         Mode::Stress => "console=ttyS0 panic=-1 wb.mode=stress kunit.enable=0 nokaslr",
     };
@@ -185,8 +208,13 @@ pub fn run(
         let line = line.trim_end();
         let at = line
             .find("binder-bench: ")
-            .or_else(|| line.find("wb: bench"))?;
-        (mode == Mode::Bench).then(|| format!("  vm: {}", &line[at..]))
+            .or_else(|| line.find("wb: bench"))
+            .or_else(|| {
+                line.find("wb: profile")
+                    .filter(|_| !line.contains(" flat: "))
+            })
+            .filter(|_| !line.contains(" children: "))?;
+        matches!(mode, Mode::Bench | Mode::Profile).then(|| format!("  vm: {}", &line[at..]))
     };
     let outcome = cmd::run_echoing(
         qemu(kernel, Some(initrd), append, accel, &results),

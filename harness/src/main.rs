@@ -17,6 +17,7 @@ mod kunit;
 mod layout;
 mod parse;
 mod patches;
+mod perf_profile;
 mod report;
 mod series;
 mod setup;
@@ -38,6 +39,9 @@ const USAGE: &str = "usage: harness <test|run|bench|patches|series-*>
   run      build if needed, boot QEMU, load the sample driver and run its demo
   bench    build the bench kernel, run the benchmark modules and binder-bench in one boot,
            report ratios, write out/bench/ (JSON, tables, SVG plots, the console log)
+  bench --profile
+           instead, run binder-bench's handle case and 1 MiB round trips on the C binder and
+           binder-lite, each under `perf record -a -g` in the guest; out/bench/profile.txt
   bench-report CONSOLE [DIR]
            the same report from a bench boot's console log kept earlier
   stress   build the stress kernel (KCOV, fault injection), run the fuzzer's and the module
@@ -269,10 +273,11 @@ impl Workbench {
         let contents = match mode {
             // The benchmark modules, then binder-lite for the binder benchmark, which
             // /init runs after them.
-            boot::Mode::Bench => boot::Contents {
+            boot::Mode::Bench | boot::Mode::Profile => boot::Contents {
                 modules: self
                     .modules(profile, true)
                     .into_iter()
+                    .filter(|_| mode == boot::Mode::Bench)
                     .chain(
                         self.modules(profile, false)
                             .into_iter()
@@ -285,6 +290,11 @@ impl Workbench {
                     .filter(|t| t.ends_with("binder-bench"))
                     .collect(),
                 helpers: Vec::new(),
+                files: if mode == boot::Mode::Profile {
+                    perf_profile::perf_files(&setup::ensure_perf(&self.layout)?)?
+                } else {
+                    Vec::new()
+                },
             },
             boot::Mode::Test | boot::Mode::Run | boot::Mode::Stress => {
                 let programs =
@@ -293,6 +303,7 @@ impl Workbench {
                     modules: self.modules(profile, false),
                     tests: programs.tests,
                     helpers: programs.helpers,
+                    files: Vec::new(),
                 }
             }
         };
@@ -302,7 +313,7 @@ impl Workbench {
         // `make bench` must end within 30 minutes, the kernel build included.
         let limit = match mode {
             boot::Mode::Stress => Duration::from_secs(90 * 60),
-            boot::Mode::Bench => Duration::from_secs(25 * 60),
+            boot::Mode::Bench | boot::Mode::Profile => Duration::from_secs(25 * 60),
             _ => Duration::from_secs(600),
         };
         boot::run(&self.layout, &kernel, &initrd, mode, accel, limit, log)
@@ -487,7 +498,9 @@ fn run() -> Result<bool, String> {
     Ok(ok)
 }
 
-fn bench() -> Result<bool, String> {
+/// `make bench`, or with `--profile` (`make bench PROFILE=1`) a boot that profiles
+/// binder-bench's cases with `perf` instead, written to `out/bench/profile.txt`.
+fn bench(with_perf: bool) -> Result<bool, String> {
     let wb = Workbench::prepare()?;
     println!("base: {}", wb.base.describe());
     let log = wb.log("build-bench.log");
@@ -502,6 +515,21 @@ fn bench() -> Result<bool, String> {
         "booting the bench kernel (-accel {}) with the benchmark modules",
         accel.name()
     );
+    if with_perf {
+        let log = wb.log("bench-profile.log");
+        let vm = wb.boot(Profile::Bench, boot::Mode::Profile, accel, &log)?;
+        let dir = wb.layout.out().join("bench");
+        let report = perf_profile::report(&vm.console);
+        fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        fs::write(dir.join("profile.txt"), &report).map_err(|e| e.to_string())?;
+        println!("{}", perf_profile::summary(&report));
+        println!(
+            "profile: {} (console log: {})",
+            dir.join("profile.txt").display(),
+            log.display()
+        );
+        return Ok(!vm.timed_out && vm.console.contains("wb: profile done"));
+    }
     let log = wb.log("bench.log");
     let vm = wb.boot(Profile::Bench, boot::Mode::Bench, accel, &log)?;
     if vm.timed_out {
@@ -644,7 +672,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "test" => test(std::env::args().skip(2).collect()),
         "run" => run(),
-        "bench" => bench(),
+        "bench" => bench(std::env::args().any(|a| a == "--profile")),
         "stress" => stress(),
         "bench-report" => bench_report_of_log(&std::env::args().skip(2).collect::<Vec<_>>()),
         "patches" => export_patches(),

@@ -174,6 +174,32 @@ fn apt_install<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(packages: I
     install
 }
 
+/// `perf` (Debian's `linux-perf`), for `make bench PROFILE=1`: installs it if missing.
+pub fn ensure_perf(layout: &Layout) -> Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    if let Some(perf) = which("perf", &path) {
+        return Ok(perf);
+    }
+    let advice = "apt-get update && apt-get install -y linux-perf";
+    if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(format!(
+            "perf is missing: install it with: sudo sh -c '{advice}'"
+        ));
+    }
+    println!("  installing linux-perf");
+    let log = layout.logs().join("setup-apt.log");
+    for step in [apt_get(["update"]), apt_install(["linux-perf"])] {
+        let outcome = cmd::run_logged(step, &log, None)?;
+        if !outcome.success {
+            return Err(format!(
+                "could not install linux-perf (log: {})\n  run by hand: {advice}",
+                log.display()
+            ));
+        }
+    }
+    which("perf", &path).ok_or_else(|| "linux-perf is installed but perf is not on PATH".into())
+}
+
 /// The base package version named in [`BASE_VERSION_FILE`]: its first line that is not empty
 /// or a `#` comment.
 pub fn pinned_base_version(text: &str) -> Option<&str> {

@@ -17,6 +17,10 @@
 //! `--full` runs the benchmark. It exits non-zero if a transaction fails or a handle is not
 //! the one expected (the lowest free one ≥ 1, on every target).
 //!
+//! `--profile handles TARGET N` and `--profile payload TARGET BYTES SECONDS` run one case on one
+//! target only (N handles; round trips of BYTES for SECONDS), for `make bench PROFILE=1`, which
+//! runs each under `perf record` in the guest.
+//!
 //! The processes: this program re-executes itself as `serve` (a binder server) and `client`
 //! (a client of case 3); the main process is the client of cases 1 and 2.
 
@@ -312,6 +316,43 @@ fn same_device(a: &Target, b: &Target) -> bool {
     )
 }
 
+/// A synchronous request carrying `data` (code 2), which the server echoes.
+fn echo_request(data: &[u8]) -> TransactionData {
+    TransactionData {
+        code: 2,
+        flags: binder::TF_ACCEPT_FDS,
+        data_size: data.len() as u64,
+        buffer: data.as_ptr() as u64,
+        ..Default::default()
+    }
+}
+
+/// One round trip of `tr`, timed into `lat`; the reply is freed with the next call.
+fn timed_call(
+    client: &mut Client,
+    tr: &TransactionData,
+    lat: &mut Latencies,
+) -> Result<(), String> {
+    let t0 = Instant::now();
+    let reply = client.call(tr)?;
+    lat.push(t0.elapsed());
+    client.free(&reply);
+    Ok(())
+}
+
+/// Prints the round trips of `size` bytes on `target`, after `prefix`.
+fn say_payload(prefix: &str, target: &Target, size: usize, lat: &Latencies) {
+    let s = lat.summary();
+    say!(
+        "{prefix}case=payload target={} size={size} n={} avg_us={:.1} p50_us={:.1} p99_us={:.1}",
+        target.name,
+        s.n,
+        s.avg_us,
+        s.p50_us,
+        s.p99_us
+    );
+}
+
 /// Case 2, one round on one target: synchronous round trips per payload size, then one-way
 /// throughput.
 fn payload_round(
@@ -325,23 +366,14 @@ fn payload_round(
     let mut client = Client::open(&path)?;
     for (k, &(size, count)) in cfg.payloads.iter().enumerate() {
         let data = vec![0x5au8; size];
-        let tr = TransactionData {
-            code: 2,
-            flags: binder::TF_ACCEPT_FDS,
-            data_size: size as u64,
-            buffer: data.as_ptr() as u64,
-            ..Default::default()
-        };
+        let tr = echo_request(&data);
         // Warm up: the first transactions fault in the buffer pages.
+        let mut warm_up = Latencies::default();
         for _ in 0..3 {
-            let reply = client.call(&tr)?;
-            client.free(&reply);
+            timed_call(&mut client, &tr, &mut warm_up)?;
         }
         for _ in 0..count {
-            let t0 = Instant::now();
-            let reply = client.call(&tr)?;
-            sync[k].push(t0.elapsed());
-            client.free(&reply);
+            timed_call(&mut client, &tr, &mut sync[k])?;
         }
     }
     for (k, &(size, count)) in cfg.oneway.iter().enumerate() {
@@ -408,16 +440,7 @@ fn payload(targets: &[&Target], cfg: &Config) -> Result<(), String> {
     }
     for (t, target) in targets.iter().enumerate() {
         for (k, &(size, _)) in cfg.payloads.iter().enumerate() {
-            let s = sync[t][k].summary();
-            say!(
-                "case=payload target={} size={size} n={} avg_us={:.1} p50_us={:.1} \
-                 p99_us={:.1}",
-                target.name,
-                s.n,
-                s.avg_us,
-                s.p50_us,
-                s.p99_us
-            );
+            say_payload("", target, size, &sync[t][k]);
         }
         for (k, &(size, _)) in cfg.oneway.iter().enumerate() {
             let (n, time) = oneway[t][k];
@@ -508,12 +531,57 @@ fn run(cfg: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `--profile handles TARGET N` or `--profile payload TARGET BYTES SECONDS`: one case on one
+/// target, to be profiled.
+fn profile(args: &[String]) -> Result<(), String> {
+    let usage =
+        || "usage: --profile handles TARGET N | --profile payload TARGET BYTES SECONDS".to_string();
+    let number = |k: usize| -> Result<u64, String> {
+        args.get(k).and_then(|a| a.parse().ok()).ok_or_else(usage)
+    };
+    let target = args
+        .get(1)
+        .and_then(|name| TARGETS.iter().find(|t| t.name == name.as_str()))
+        .ok_or_else(usage)?;
+    match args.first().map(String::as_str) {
+        Some("handles") => {
+            let count = u32::try_from(number(2)?).map_err(|_| usage())?;
+            let cfg = Config {
+                handles: count,
+                range: FULL.range.min(count.max(1)),
+                ..FULL
+            };
+            handles(&[target], &cfg)
+        }
+        Some("payload") => {
+            let size = usize::try_from(number(2)?).map_err(|_| usage())?;
+            let time = Duration::from_secs(number(3)?);
+            let path = target.prepare()?;
+            let server = Server::spawn(&path, 1, "echo")?;
+            let mut client = Client::open(&path)?;
+            let data = vec![0x5au8; size];
+            let tr = echo_request(&data);
+            let mut lat = Latencies::default();
+            let start = Instant::now();
+            while start.elapsed() < time {
+                timed_call(&mut client, &tr, &mut lat)?;
+            }
+            // Not a result line of the benchmark: the harness does not take it for one.
+            say_payload("profile ", target, size, &lat);
+            drop(client);
+            server.stop()
+        }
+        _ => Err(usage()),
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
         Some("serve") => roles::serve(&args[2..]),
         Some("client") => roles::client(&args[2..]),
         Some("--full") => run(&FULL),
+        Some("--profile") => profile(&args[2..]),
         None | Some("--smoke") => run(&SMOKE),
         Some(other) => Err(format!("unknown argument {other}; use --full or --smoke")),
     };
