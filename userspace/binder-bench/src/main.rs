@@ -60,6 +60,8 @@ struct Target {
     device: Device,
     /// Whether the driver carries what the cases need (transactions, references).
     available: bool,
+    /// The quadratic baseline of case 1, which gets [`Config::baseline_limit`].
+    baseline: bool,
 }
 
 /// The targets, in the order each round starts with.
@@ -68,16 +70,19 @@ const TARGETS: &[Target] = &[
         name: "c",
         device: Device::C,
         available: true,
+        baseline: false,
     },
     Target {
         name: "idpool",
         device: Device::Lite("idpool"),
         available: true,
+        baseline: false,
     },
     Target {
         name: "rbtree_scan",
         device: Device::Lite("rbtree_scan"),
         available: true,
+        baseline: true,
     },
 ];
 
@@ -88,6 +93,9 @@ struct Config {
     range: u32,
     /// Case 1: the time limit of one target.
     handles_limit: Duration,
+    /// Case 1: the time limit of the baseline, whose round trips grow with the handles: long
+    /// enough for the ranges that show its growth.
+    baseline_limit: Duration,
     /// Case 2: (payload bytes, round trips per round).
     payloads: &'static [(usize, u32)],
     /// Case 2: (payload bytes, one-way transactions per round).
@@ -103,6 +111,7 @@ const FULL: Config = Config {
     handles: 100_000,
     range: 10_000,
     handles_limit: Duration::from_secs(180),
+    baseline_limit: Duration::from_secs(420),
     payloads: &[(0, 1000), (4096, 1000), (65536, 300), (1 << 20, 20)],
     oneway: &[(0, 2000), (4096, 2000), (65536, 304)],
     rounds: 3,
@@ -114,6 +123,7 @@ const SMOKE: Config = Config {
     handles: 300,
     range: 100,
     handles_limit: Duration::from_secs(30),
+    baseline_limit: Duration::from_secs(30),
     payloads: &[(0, 20), (4096, 20), (65536, 5), (1 << 20, 2)],
     oneway: &[(0, 48), (65536, 24)],
     rounds: 1,
@@ -177,7 +187,7 @@ impl HandleRun<'_> {
     fn transactions(&mut self, count: u32, cfg: &Config) -> Result<(), String> {
         let offsets = [0u64];
         for _ in 0..count {
-            if self.spent > cfg.handles_limit {
+            if self.spent > self.limit(cfg) {
                 self.stop(cfg, "time_limit".to_string());
                 return Ok(());
             }
@@ -217,13 +227,22 @@ impl HandleRun<'_> {
         Ok(())
     }
 
+    /// The time limit of this target's round trips.
+    fn limit(&self, cfg: &Config) -> Duration {
+        if self.target.baseline {
+            cfg.baseline_limit
+        } else {
+            cfg.handles_limit
+        }
+    }
+
     fn stop(&mut self, cfg: &Config, reason: String) {
         say!(
             "stopped case=handles target={} at={} elapsed_s={:.1} limit_s={} reason={reason}",
             self.target.name,
             self.next,
             self.spent.as_secs_f64(),
-            cfg.handles_limit.as_secs()
+            self.limit(cfg).as_secs()
         );
         self.stopped = true;
     }
@@ -259,7 +278,7 @@ fn handles(targets: &[&Target], cfg: &Config) -> Result<(), String> {
             // The next range costs at least what the last one did (more, if it grows).
             if let Some(last) = run.last_range {
                 let estimate = last.mul_f64(f64::from(to - from) / f64::from(cfg.range));
-                if run.spent + estimate > cfg.handles_limit {
+                if run.spent + estimate > run.limit(cfg) {
                     run.stop(
                         cfg,
                         format!("next_range_estimated_{:.0}s", estimate.as_secs_f64()),
