@@ -326,14 +326,41 @@ impl<T> BufferArea<T> {
 
     /// Installs the pages that cover `[offset, offset + size)` of the area and are not
     /// installed yet; checks that the mapping is still there.
+    ///
+    /// When every page is installed already (the usual case: pages stay until release), as
+    /// in C, it neither takes the `install` mutex nor the mmap lock: the check of the mapping
+    /// takes only the VMA's own lock, where the kernel has per-VMA locks and it is free.
     fn install_pages(&self, offset: usize, size: usize) -> Result {
-        let (mapping, mm) = match &self.inner.lock().state {
-            State::Mapped { mapping, mm, .. } => (*mapping, mm.clone()),
-            _ => return Err(ESRCH),
+        let first = offset / PAGE_SIZE;
+        // No overflow: the range is inside the area, whose size is at most 4 MiB.
+        let end = (offset + size).div_ceil(PAGE_SIZE);
+        let (mapping, mm, installed) = {
+            let inner = self.inner.lock();
+            match &inner.state {
+                State::Mapped { mapping, mm, .. } => (
+                    *mapping,
+                    mm.clone(),
+                    inner
+                        .pages
+                        .get(first..end)
+                        .is_some_and(|slots| slots.iter().all(Option::is_some)),
+                ),
+                _ => return Err(ESRCH),
+            }
         };
         // As in C: a process whose address space is gone gets `ESRCH`. Declared before the
-        // lock, so that the last `mmput` (if the process exited meanwhile) runs without it.
+        // locks, so that the last `mmput` (if the process exited meanwhile) runs without them.
         let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
+        if installed {
+            if let Some(vma) = mm.lock_vma_under_rcu(mapping.start) {
+                // The VMA that contains the area's start: ours unless it was replaced.
+                return if mapping.matches(&vma) {
+                    Ok(())
+                } else {
+                    Err(ESRCH)
+                };
+            }
+        }
         let _install = self.install.lock();
         let mmap = mm.mmap_read_lock();
         // The C binder forgets its VMA when it is closed and then answers `ESRCH`.
@@ -343,9 +370,6 @@ impl<T> BufferArea<T> {
             .filter(|vma| mapping.matches(vma))
             .and_then(VmaRef::as_mixedmap_vma)
             .ok_or(ESRCH)?;
-        let first = offset / PAGE_SIZE;
-        // No overflow: the range is inside the area, whose size is at most 4 MiB.
-        let end = (offset + size).div_ceil(PAGE_SIZE);
         for index in first..end {
             self.install_page(vma, start, index)?;
         }
