@@ -52,6 +52,9 @@ use kernel::{
 /// The largest part of a mapping that holds buffers, as in the C binder (`SZ_4M`).
 pub(crate) const MAX_AREA_SIZE: usize = 4 << 20;
 
+/// How many pages [`BufferArea::access`] looks up under one lock.
+const PAGES_PER_LOOKUP: usize = 16;
+
 /// The alignment of the sizes of data and offsets, as in the C binder (`sizeof(void *)`).
 const ALIGN: usize = core::mem::size_of::<usize>();
 
@@ -523,32 +526,48 @@ impl<T> BufferArea<T> {
     }
 
     /// The loop of [`BufferArea::access`]: `start` is an offset in the area.
+    ///
+    /// It looks the pages up [`PAGES_PER_LOOKUP`] at a time, each time under the lock, so that
+    /// a large buffer costs a lock per batch of pages rather than per page.
     fn access_pages(
         &self,
         start: usize,
         len: usize,
         f: &mut impl FnMut(&Page, usize, usize, usize) -> Result,
     ) -> Result {
+        let mut batch = [None; PAGES_PER_LOOKUP];
+        // The index of the first page of `batch`, and how many of it were looked up.
+        let (mut first, mut count) = (0, 0);
         let mut done = 0;
         while done < len {
             let at = start + done;
+            let index = at / PAGE_SIZE;
+            if index < first || index >= first + count {
+                // No overflow: the buffer is inside the area, whose size is at most 4 MiB.
+                let last = (start + len - 1) / PAGE_SIZE;
+                first = index;
+                count = (last - index + 1).min(PAGES_PER_LOOKUP);
+                let inner = self.inner.lock();
+                for (k, raw) in batch.iter_mut().take(count).enumerate() {
+                    *raw = inner
+                        .pages
+                        .get(first + k)
+                        .and_then(|slot| slot.as_ref())
+                        .map(Page::as_ptr)
+                        .and_then(NonNull::new);
+                }
+            }
             let in_page = at % PAGE_SIZE;
             let chunk = (PAGE_SIZE - in_page).min(len - done);
-            let raw = self
-                .inner
-                .lock()
-                .pages
-                .get(at / PAGE_SIZE)
-                .and_then(|slot| slot.as_ref())
-                .map(Page::as_ptr)
-                .and_then(NonNull::new);
-            let Some(raw) = raw else {
+            let Some(raw) = batch[index - first] else {
                 // `reserve` installed every page of the buffer before returning it.
                 pr_err!("binder-lite: a page of a buffer in use is not installed\n");
                 return Err(EFAULT);
             };
             // SAFETY: The page is in `pages`, which is not freed while `accessors` counts this
-            // access (see `access`), and `page` does not outlive it.
+            // access (see `access`), and `page` does not outlive it; a page in `pages` is not
+            // replaced (its slot is only filled when empty), so the pointer looked up earlier
+            // under the lock is still the page of this slot.
             let page = unsafe { BorrowedPage::from_raw(raw) };
             f(&page, in_page, chunk, done)?;
             done += chunk;
