@@ -180,6 +180,36 @@ fn reserving_and_freeing_never_allocate_nor_leak() {
     assert_eq!(live_blocks(), base);
 }
 
+#[test]
+fn nodes_freed_by_merging_serve_the_next_reservation() {
+    let base = live_blocks();
+    {
+        let mut alloc = Allocator::new(4096).unwrap();
+        assert!(alloc.take_spare_nodes().is_none());
+        // A split takes both nodes; freeing merges with the rest and leaves two over.
+        let r = reserve(&mut alloc, 64, false, 1);
+        assert!(alloc.take_spare_nodes().is_none());
+        assert_eq!(alloc.free(r), Some(1));
+        let before = allocations();
+        // A steady flow of reservations and frees runs on the spare nodes alone.
+        for round in 0..20u32 {
+            let n = alloc.take_spare_nodes().expect("spare nodes");
+            let r = alloc
+                .reserve(8 + 8 * round as usize, false, round, n)
+                .unwrap();
+            assert_eq!(alloc.free(r), Some(round));
+        }
+        assert_eq!(allocations(), before);
+        // An exact fit keeps the nodes it was given.
+        let n = alloc.take_spare_nodes().expect("spare nodes");
+        let whole = alloc.reserve(4096, false, 7, n).unwrap();
+        assert!(alloc.take_spare_nodes().is_some());
+        assert_eq!(alloc.free(whole), Some(7));
+        assert_eq!(alloc.stats().free_ranges, 1);
+    }
+    assert_eq!(live_blocks(), base);
+}
+
 /// A linear model of the allocator: the same answers, computed the obvious way.
 struct Model {
     size: usize,

@@ -11,11 +11,14 @@
 //! This module only does the bookkeeping: it knows nothing of pages or mappings (see
 //! `buffer.rs`). It never allocates: the tree nodes a reservation may need come in a
 //! [`ReserveNodes`], allocated before the caller takes its lock, and a range in use keeps the
-//! node it will need in the free tree once it is freed, so freeing cannot fail.
+//! node it will need in the free tree once it is freed, so freeing cannot fail. The nodes that
+//! merging frees are kept for the next reservation ([`RangeAllocator::take_spare_nodes`]), so
+//! that a steady flow of transactions, which splits a free range and merges it back each time,
+//! allocates no nodes at all (the C binder allocates one `binder_buffer` per buffer).
 
 use kernel::{
     prelude::*,
-    rbtree::{RBTree, RBTreeNodeReservation},
+    rbtree::{RBTree, RBTreeNode, RBTreeNodeReservation},
 };
 
 /// The node of a free range in the tree by size, or the memory for one.
@@ -98,6 +101,8 @@ pub(crate) struct RangeStats {
 /// - `used_bytes`, `used_ranges` are the totals of the ranges in use, `free_ranges` the number
 ///   of free ranges; `free_oneway` is half of
 ///   `size` minus the sizes of the one-way ranges in use.
+/// - `spare_range` and `spare_free` are memory for a node of `ranges` and of `free`, in no
+///   tree.
 pub(crate) struct RangeAllocator<T> {
     size: usize,
     ranges: RBTree<usize, Range<T>>,
@@ -107,6 +112,8 @@ pub(crate) struct RangeAllocator<T> {
     free_ranges: usize,
     free_oneway: usize,
     next_id: u64,
+    spare_range: Option<RBTreeNodeReservation<usize, Range<T>>>,
+    spare_free: Option<FreeNode>,
 }
 
 impl<T> RangeAllocator<T> {
@@ -130,14 +137,45 @@ impl<T> RangeAllocator<T> {
             // The C binder lets one-way transactions use half of the area.
             free_oneway: size / 2,
             next_id: 1,
+            spare_range: None,
+            spare_free: None,
         })
+    }
+
+    /// The nodes a reservation may need, if freeing left them over; the caller allocates them
+    /// otherwise.
+    pub(crate) fn take_spare_nodes(&mut self) -> Option<ReserveNodes<T>> {
+        if self.spare_range.is_none() || self.spare_free.is_none() {
+            return None;
+        }
+        Some(ReserveNodes {
+            range: self.spare_range.take()?,
+            free: self.spare_free.take()?,
+        })
+    }
+
+    /// Keeps the memory of a node removed from `ranges` for a later reservation, unless one is
+    /// kept already.
+    fn keep_range_node(&mut self, node: Option<RBTreeNode<usize, Range<T>>>) {
+        if self.spare_range.is_none() {
+            self.spare_range = node.map(RBTreeNode::into_reservation);
+        }
+    }
+
+    /// Keeps the memory of a node removed from `free` for a later reservation, unless one is
+    /// kept already.
+    fn keep_free_node(&mut self, node: Option<RBTreeNode<(usize, usize), ()>>) {
+        if self.spare_free.is_none() {
+            self.spare_free = node.map(RBTreeNode::into_reservation);
+        }
     }
 
     /// Reserves a range of `size` bytes for `data`: the smallest free range that fits, split if
     /// larger. One-way reservations together get at most half of the area.
     ///
     /// Returns `ENOSPC` with `data` if there is no room, as the C binder does, and `EINVAL` for a
-    /// size of 0. Never allocates: `nodes` provides the memory, and is freed if unused.
+    /// size of 0. Never allocates: `nodes` provides the memory; what it does not use is kept as
+    /// spare nodes, or freed.
     pub(crate) fn reserve(
         &mut self,
         size: usize,
@@ -145,6 +183,13 @@ impl<T> RangeAllocator<T> {
         data: T,
         nodes: ReserveNodes<T>,
     ) -> core::result::Result<Reserved, (Error, T)> {
+        // The nodes wait with the spare ones, which are kept if unused.
+        if self.spare_range.is_none() {
+            self.spare_range = Some(nodes.range);
+        }
+        if self.spare_free.is_none() {
+            self.spare_free = Some(nodes.free);
+        }
         if size == 0 {
             return Err((EINVAL, data));
         }
@@ -159,20 +204,34 @@ impl<T> RangeAllocator<T> {
         else {
             return Err((ENOSPC, data));
         };
+        // A split needs a node in each tree: the spare ones, which `nodes` filled.
+        let split = if free_size > size {
+            match (self.spare_range.take(), self.spare_free.take()) {
+                (Some(range), Some(free)) => Some((range, free)),
+                (range, free) => {
+                    self.spare_range = range;
+                    self.spare_free = free;
+                    pr_err!("binder-lite: allocator: no spare nodes for a split\n");
+                    return Err((ENOSPC, data));
+                }
+            }
+        } else {
+            None
+        };
         let free_node = match self.free.remove_node(&(free_size, offset)) {
             Some(node) => node.into_reservation(),
             None => return Err((ENOSPC, data)),
         };
-        if free_size > size {
+        if let Some((range_node, rest_node)) = split {
             // Split: the rest stays free, after the new range.
             let rest = Range {
                 size: free_size - size,
                 used: None,
             };
             self.ranges
-                .insert(nodes.range.into_node(offset + size, rest));
+                .insert(range_node.into_node(offset + size, rest));
             self.free
-                .insert(nodes.free.into_node((free_size - size, offset + size), ()));
+                .insert(rest_node.into_node((free_size - size, offset + size), ()));
         } else {
             self.free_ranges -= 1;
         }
@@ -288,8 +347,10 @@ impl<T> RangeAllocator<T> {
             .filter(|range| range.used.is_none())
             .map(|range| range.size)
         {
-            self.ranges.remove(&next);
-            self.free.remove(&(next_size, next));
+            let range_node = self.ranges.remove_node(&next);
+            self.keep_range_node(range_node);
+            let free_node = self.free.remove_node(&(next_size, next));
+            self.keep_free_node(free_node);
             self.free_ranges -= 1;
             size += next_size;
         }
@@ -303,8 +364,10 @@ impl<T> RangeAllocator<T> {
         });
         let start = match prev {
             Some((start, prev_size)) => {
-                self.ranges.remove(&offset);
-                self.free.remove(&(prev_size, start));
+                let range_node = self.ranges.remove_node(&offset);
+                self.keep_range_node(range_node);
+                let free_node = self.free.remove_node(&(prev_size, start));
+                self.keep_free_node(free_node);
                 self.free_ranges -= 1;
                 size += prev_size;
                 start

@@ -259,9 +259,11 @@ impl<T> BufferArea<T> {
         is_oneway: bool,
         data: T,
     ) -> Result<Buffer> {
-        if !matches!(self.inner.lock().state, State::Mapped { .. }) {
-            return Err(ESRCH);
-        }
+        // The tree nodes that earlier frees left over, if there are.
+        let spare = match &mut self.inner.lock().state {
+            State::Mapped { allocator, .. } => allocator.take_spare_nodes(),
+            _ => return Err(ESRCH),
+        };
         // C checks that the mapping is there before anything else; we check it only when the
         // reservation fails (else installing the pages checks it), and answer as C would.
         let size = align(data_size)
@@ -269,7 +271,10 @@ impl<T> BufferArea<T> {
             .and_then(|(data, offsets)| data.checked_add(offsets))
             .ok_or_else(|| self.error_unless_unmapped(EINVAL))?
             .max(ALIGN);
-        let nodes = ReserveNodes::new().map_err(|e| self.error_unless_unmapped(e))?;
+        let nodes = match spare {
+            Some(nodes) => nodes,
+            None => ReserveNodes::new().map_err(|e| self.error_unless_unmapped(e))?,
+        };
         let result = match &mut self.inner.lock().state {
             State::Mapped {
                 mapping, allocator, ..
@@ -278,7 +283,8 @@ impl<T> BufferArea<T> {
                 .map(|range| (range, mapping.start)),
             _ => Err((ESRCH, data)),
         };
-        // `data` and the nodes are dropped here on failure, with the lock released.
+        // `data` is dropped here on failure, with the lock released (the allocator keeps the
+        // nodes).
         let (range, start) = result.map_err(|(e, data)| {
             drop(data);
             self.error_unless_unmapped(e)
