@@ -37,6 +37,7 @@
 use crate::allocator::{RangeAllocator, RangeStats, ReserveNodes, Reserved, UserFreeError};
 use core::{cell::Cell, marker::PhantomData, mem::MaybeUninit, ptr::NonNull};
 use kernel::{
+    bindings,
     mm::{
         virt::{flags, vm_flags_t, VmaMixedMap, VmaNew, VmaRef},
         Mm,
@@ -105,6 +106,58 @@ impl Buffer {
     /// Where the offsets start in the buffer: after the data, aligned to 8.
     pub(crate) fn offsets_offset(&self) -> usize {
         self.offsets_offset
+    }
+}
+
+/// Pages of an area, looked up under its lock [`PAGES_PER_LOOKUP`] at a time by
+/// [`BufferArea::access`].
+struct PageBatch {
+    /// The index of the first page looked up.
+    first: usize,
+    /// How many were looked up.
+    count: usize,
+    /// The pages (`None` for a slot without a page).
+    raw: [Option<NonNull<bindings::page>>; PAGES_PER_LOOKUP],
+}
+
+impl PageBatch {
+    /// A batch of no pages.
+    fn new() -> Self {
+        PageBatch {
+            first: 0,
+            count: 0,
+            raw: [None; PAGES_PER_LOOKUP],
+        }
+    }
+
+    /// Looks up, in `pages` (the area's, locked), the pages of `[start, start + len)` from the
+    /// one that holds `at`, at most [`PAGES_PER_LOOKUP`] of them. `len` is not 0.
+    fn fill(&mut self, pages: &[Option<Page>], start: usize, len: usize, at: usize) {
+        // No overflow: the range is inside the area, whose size is at most 4 MiB.
+        let last = (start + len - 1) / PAGE_SIZE;
+        self.first = at / PAGE_SIZE;
+        self.count = (last + 1).saturating_sub(self.first).min(PAGES_PER_LOOKUP);
+        for (k, raw) in self.raw.iter_mut().take(self.count).enumerate() {
+            *raw = pages
+                .get(self.first + k)
+                .and_then(|slot| slot.as_ref())
+                .map(Page::as_ptr)
+                .and_then(NonNull::new);
+        }
+    }
+
+    /// Whether page `index` was looked up.
+    fn has(&self, index: usize) -> bool {
+        (self.first..self.first + self.count).contains(&index)
+    }
+
+    /// Page `index`, if it was looked up and is there.
+    fn get(&self, index: usize) -> Option<NonNull<bindings::page>> {
+        if self.has(index) {
+            self.raw[index - self.first]
+        } else {
+            None
+        }
     }
 }
 
@@ -504,6 +557,8 @@ impl<T> BufferArea<T> {
         if end > buffer.size {
             return Err(EINVAL);
         }
+        let start = buffer.range.offset + offset;
+        let mut batch = PageBatch::new();
         {
             let mut inner = self.inner.lock();
             let owned = match &inner.state {
@@ -513,9 +568,14 @@ impl<T> BufferArea<T> {
             if owned != Some(buffer.size) {
                 return Err(EINVAL);
             }
+            if len == 0 {
+                return Ok(());
+            }
             inner.accessors += 1;
+            // The first pages, in the same lock hold.
+            batch.fill(&inner.pages, start, len, start);
         }
-        let result = self.access_pages(buffer.range.offset + offset, len, &mut f);
+        let result = self.access_pages(start, len, &mut batch, &mut f);
         let pages = {
             let mut inner = self.inner.lock();
             inner.accessors -= 1;
@@ -531,7 +591,8 @@ impl<T> BufferArea<T> {
         result
     }
 
-    /// The loop of [`BufferArea::access`]: `start` is an offset in the area.
+    /// The loop of [`BufferArea::access`]: `start` is an offset in the area, `batch` the pages
+    /// looked up so far.
     ///
     /// It looks the pages up [`PAGES_PER_LOOKUP`] at a time, each time under the lock, so that
     /// a large buffer costs a lock per batch of pages rather than per page.
@@ -539,33 +600,18 @@ impl<T> BufferArea<T> {
         &self,
         start: usize,
         len: usize,
+        batch: &mut PageBatch,
         f: &mut impl FnMut(&Page, usize, usize, usize) -> Result,
     ) -> Result {
-        let mut batch = [None; PAGES_PER_LOOKUP];
-        // The index of the first page of `batch`, and how many of it were looked up.
-        let (mut first, mut count) = (0, 0);
         let mut done = 0;
         while done < len {
             let at = start + done;
-            let index = at / PAGE_SIZE;
-            if index < first || index >= first + count {
-                // No overflow: the buffer is inside the area, whose size is at most 4 MiB.
-                let last = (start + len - 1) / PAGE_SIZE;
-                first = index;
-                count = (last - index + 1).min(PAGES_PER_LOOKUP);
-                let inner = self.inner.lock();
-                for (k, raw) in batch.iter_mut().take(count).enumerate() {
-                    *raw = inner
-                        .pages
-                        .get(first + k)
-                        .and_then(|slot| slot.as_ref())
-                        .map(Page::as_ptr)
-                        .and_then(NonNull::new);
-                }
+            if !batch.has(at / PAGE_SIZE) {
+                batch.fill(&self.inner.lock().pages, start, len, at);
             }
             let in_page = at % PAGE_SIZE;
             let chunk = (PAGE_SIZE - in_page).min(len - done);
-            let Some(raw) = batch[index - first] else {
+            let Some(raw) = batch.get(at / PAGE_SIZE) else {
                 // `reserve` installed every page of the buffer before returning it.
                 pr_err!("binder-lite: a page of a buffer in use is not installed\n");
                 return Err(EFAULT);
