@@ -40,7 +40,7 @@ use kernel::{
     bindings,
     mm::{
         virt::{flags, vm_flags_t, VmaMixedMap, VmaNew, VmaRef},
-        Mm,
+        Mm, MmWithUser,
     },
     new_mutex, new_spinlock,
     page::{BorrowedPage, Page, PAGE_SIZE},
@@ -368,8 +368,9 @@ impl<T> BufferArea<T> {
             State::Mapped { mapping, mm, .. } => (*mapping, mm.clone()),
             _ => return false,
         };
-        // Declared before the lock guard, so that the last `mmput` runs after the unlock.
-        let Some(mm) = mm.mmget_not_zero() else {
+        // Declared before the lock guard, so that the last `mmput` runs after the unlock; an
+        // asynchronous one (see `install_pages`).
+        let Some(mm) = mm.mmget_not_zero().map(MmWithUser::into_mmput_async) else {
             return false;
         };
         let mmap = mm.mmap_read_lock();
@@ -412,7 +413,14 @@ impl<T> BufferArea<T> {
         };
         // As in C: a process whose address space is gone gets `ESRCH`. Declared before the
         // locks, so that the last `mmput` (if the process exited meanwhile) runs without them.
-        let mm = mm.mmget_not_zero().ok_or(ESRCH)?;
+        // That `mmput` is asynchronous, as C's (`mmput_async`): done here, it would close the
+        // process's file from this thread's task work, which runs only when this thread
+        // returns to user space. A sender that then waits for its reply would never see the
+        // dead process released: no `BR_DEAD_REPLY`, no `BR_DEAD_BINDER` for anyone.
+        let mm = mm
+            .mmget_not_zero()
+            .map(MmWithUser::into_mmput_async)
+            .ok_or(ESRCH)?;
         if installed {
             if let Some(vma) = mm.lock_vma_under_rcu(mapping.start) {
                 // The VMA that contains the area's start: ours unless it was replaced.
