@@ -83,30 +83,9 @@ pub(crate) struct Buffer {
     range: Reserved,
     /// The size of the range: the data and the offsets, each aligned to 8, at least 8.
     size: usize,
-    data_size: usize,
-    offsets_size: usize,
-    /// The data size aligned to 8, where the offsets start.
-    offsets_offset: usize,
     /// The address of the buffer in the receiver's mapping.
     user_address: u64,
     _not_sync: PhantomData<Cell<()>>,
-}
-
-impl Buffer {
-    /// The size of the data, as reserved.
-    pub(crate) fn data_size(&self) -> usize {
-        self.data_size
-    }
-
-    /// The size of the offsets, as reserved.
-    pub(crate) fn offsets_size(&self) -> usize {
-        self.offsets_size
-    }
-
-    /// Where the offsets start in the buffer: after the data, aligned to 8.
-    pub(crate) fn offsets_offset(&self) -> usize {
-        self.offsets_offset
-    }
 }
 
 /// Pages of an area, looked up under its lock [`PAGES_PER_LOOKUP`] at a time by
@@ -345,10 +324,6 @@ impl<T> BufferArea<T> {
         let buffer = Buffer {
             range,
             size,
-            data_size,
-            offsets_size,
-            // No overflow: the aligned size is part of `size`.
-            offsets_offset: align(data_size).unwrap_or(0),
             // No overflow: the range is inside the mapping.
             user_address: (start + range.offset) as u64,
             _not_sync: PhantomData,
@@ -636,7 +611,7 @@ impl<T> BufferArea<T> {
     }
 
     /// The address user space sees for the buffer's data (`BR_TRANSACTION`'s
-    /// `data.ptr.buffer`); the offsets are at `user_address + offsets_offset()`.
+    /// `data.ptr.buffer`); the offsets follow the data, aligned to 8.
     pub(crate) fn user_address(&self, buffer: &Buffer) -> u64 {
         buffer.user_address
     }

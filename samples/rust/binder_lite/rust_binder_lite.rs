@@ -13,10 +13,7 @@
 //! [`death`] (death notifications), [`work`] (the work queues), [`defs`] (the UAPI) and
 //! [`buffer`] (the buffer area).
 
-// Not every accessor of the buffer API is used yet.
-#[allow(dead_code)]
 mod allocator;
-#[allow(dead_code)]
 mod buffer;
 mod death;
 mod defs;
