@@ -14,7 +14,16 @@ const AREA: usize = 64 << 10;
 /// Filler of read buffers.
 const FILL: u8 = 0xa5;
 
-/// Memory of one calling thread: a scratch area, a write area, then an inaccessible page.
+/// Inaccessible memory after the arena and after every binder mapping: the driver writes up
+/// to `read_consumed` bytes past the start of a read buffer, which may itself start a little
+/// past a guard page or up to [`MAX_MAP_OFFSET`] into a mapping of one page. Without it, the
+/// driver would write, as the fuzzer asked, into whatever memory of ours follows, and the
+/// process could die of its own corruption (the likely cause of a child that died of SIGSEGV
+/// in one `make test`).
+const TAIL: usize = (MAX_MAP_OFFSET + MAX_READ_CONSUMED as usize + 4095) & !4095;
+
+/// Memory of one calling thread: a scratch area, a write area, then [`TAIL`] inaccessible
+/// bytes.
 pub struct Arena {
     base: usize,
 }
@@ -22,7 +31,7 @@ pub struct Arena {
 impl Arena {
     /// Maps a new arena.
     pub fn new() -> Arena {
-        let len = 2 * AREA + 4096;
+        let len = 2 * AREA + TAIL;
         // SAFETY: a new anonymous mapping at an address the kernel chooses touches no memory
         // of ours.
         let base = unsafe {
@@ -37,9 +46,9 @@ impl Arena {
         };
         assert!(base != libc::MAP_FAILED, "cannot map the arena");
         let base = base as usize;
-        // SAFETY: the last page is part of the mapping just made, which only this arena uses.
-        let r = unsafe { libc::mprotect((base + 2 * AREA) as *mut _, 4096, libc::PROT_NONE) };
-        assert!(r == 0, "cannot protect the guard page");
+        // SAFETY: the tail is part of the mapping just made, which only this arena uses.
+        let r = unsafe { libc::mprotect((base + 2 * AREA) as *mut _, TAIL, libc::PROT_NONE) };
+        assert!(r == 0, "cannot protect the tail");
         Arena { base }
     }
 
@@ -86,7 +95,7 @@ impl Arena {
 impl Drop for Arena {
     fn drop(&mut self) {
         // SAFETY: the arena's mapping is ours and nothing points into it any more.
-        unsafe { libc::munmap(self.base as *mut _, 2 * AREA + 4096) };
+        unsafe { libc::munmap(self.base as *mut _, 2 * AREA + TAIL) };
     }
 }
 
@@ -111,6 +120,35 @@ fn unmapped() -> usize {
     assert!(p != libc::MAP_FAILED);
     ADDR.store(p as u64, Ordering::Relaxed);
     p as usize
+}
+
+/// Maps `len` bytes of `fd` followed by [`TAIL`] inaccessible bytes: reserves both, then maps
+/// the file over the start of the reservation. Returns the mapping's address or the errno.
+fn map_with_tail(fd: i32, len: usize, prot: i32, flags: i32) -> Result<usize, i32> {
+    let total = len.checked_add(TAIL).ok_or(libc::ENOMEM)?;
+    // SAFETY: a new inaccessible mapping at an address the kernel chooses.
+    let reserved = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if reserved == libc::MAP_FAILED {
+        return Err(errno());
+    }
+    // SAFETY: replaces the start of the reservation just made, which nothing else uses.
+    let p = unsafe { libc::mmap(reserved, len, prot, flags | libc::MAP_FIXED, fd, 0) };
+    if p == libc::MAP_FAILED {
+        let e = errno();
+        // SAFETY: the reservation is ours and unused (the file was not mapped into it).
+        unsafe { libc::munmap(reserved, total) };
+        return Err(e);
+    }
+    Ok(p as usize)
 }
 
 /// A kernel address.
@@ -397,9 +435,10 @@ impl World {
 
     fn unmap(&mut self, slot: u8) -> Option<i32> {
         let (addr, len) = self.slots.lock().unwrap()[slot as usize].map.take()?;
-        // SAFETY: the range is a binder mapping that this slot made; no Rust reference points
-        // into it. With `reserve_unmapped`, an inaccessible mapping takes its place, so that
-        // addresses other threads still hold do not reach new memory.
+        // SAFETY: the range is a binder mapping that this slot made, followed by its tail; no
+        // Rust reference points into them. With `reserve_unmapped`, an inaccessible mapping
+        // takes the mapping's place, so that addresses other threads still hold do not reach
+        // new memory.
         let r = unsafe {
             if self.reserve_unmapped {
                 let p = libc::mmap(
@@ -416,7 +455,7 @@ impl World {
                     0
                 }
             } else {
-                libc::munmap(addr as *mut _, len)
+                libc::munmap(addr as *mut _, len + TAIL)
             }
         };
         Some(if r < 0 { errno() } else { 0 })
@@ -473,21 +512,21 @@ impl World {
                 let Some(fd) = fd else {
                     return skipped("no file");
                 };
-                // SAFETY: a new mapping at an address the kernel chooses.
-                let p = unsafe { libc::mmap(std::ptr::null_mut(), *len, *prot, *flags, fd, 0) };
-                if p == libc::MAP_FAILED {
-                    result(Err(errno()), &mut text);
-                } else {
-                    let mut slots = self.slots.lock().unwrap();
-                    let s = &mut slots[slot as usize];
-                    if s.map.is_none() {
-                        s.map = Some((p as usize, *len));
-                    } else {
-                        drop(slots);
-                        // SAFETY: the mapping was just made and is unknown to anyone else.
-                        unsafe { libc::munmap(p, *len) };
+                match map_with_tail(fd, *len, *prot, *flags) {
+                    Err(e) => result(Err(e), &mut text),
+                    Ok(p) => {
+                        let mut slots = self.slots.lock().unwrap();
+                        let s = &mut slots[slot as usize];
+                        if s.map.is_none() {
+                            s.map = Some((p, *len));
+                        } else {
+                            drop(slots);
+                            // SAFETY: the mapping and its tail were just made and are unknown
+                            // to anyone else.
+                            unsafe { libc::munmap(p as *mut _, *len + TAIL) };
+                        }
+                        text.push_str("ok");
                     }
-                    text.push_str("ok");
                 }
             }
             Op::Munmap(_) => match self.unmap(slot) {
@@ -656,19 +695,24 @@ impl World {
         stream.len()
     }
 
-    fn write_read(&mut self, fd: i32, w: &WriteRead, errno_seen: &mut Option<i32>) -> String {
-        let len = self.serialize(w);
-        let write_buffer = self.address(w.write_ptr, self.arena.write_area(), len.max(1));
+    /// Fills the read buffer of `w` in the scratch area; returns the address the driver gets.
+    fn read_buffer(&self, w: &WriteRead) -> u64 {
         let read_own = self.arena.scratch();
         let read_len = (w.read_size as usize).min(AREA);
         self.arena.put(read_own, &vec![FILL; read_len]);
-        let read_buffer = if w.read_ptr == Ptr::Own {
+        if w.read_ptr == Ptr::Own {
             read_own as u64
         } else if let Ptr::AtGuard(cut) = w.read_ptr {
             (self.arena.guard() - read_len + cut as usize) as u64
         } else {
             self.address(w.read_ptr, read_own, read_len.max(1))
-        };
+        }
+    }
+
+    fn write_read(&mut self, fd: i32, w: &WriteRead, errno_seen: &mut Option<i32>) -> String {
+        let len = self.serialize(w);
+        let write_buffer = self.address(w.write_ptr, self.arena.write_area(), len.max(1));
+        let read_buffer = self.read_buffer(w);
         let mut bwr = [
             w.write_size.unwrap_or(len as u64),
             w.write_consumed,
@@ -795,6 +839,57 @@ fn hex(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether the driver may be given `addr` to write at: in the arena (whose writable part
+    /// ends with the tail, where a driver's writes stop), in a mapping or its tail, or where
+    /// any write faults.
+    fn may_write_at(world: &World, addr: u64, maps: &[(usize, usize)]) -> bool {
+        let a = addr as usize;
+        let in_range = |start: usize, len: usize| a >= start && a < start + len;
+        in_range(world.arena.scratch(), 2 * AREA + TAIL)
+            || maps.iter().any(|&(p, len)| in_range(p, len + TAIL))
+            || in_range(unmapped(), 1 << 20)
+            || !(65536..0xffff_8000_0000_0000).contains(&a)
+    }
+
+    #[test]
+    fn driver_writes_stay_in_memory_that_is_ours_or_faults() {
+        let zero = vmtest::fd::Fd::open("/dev/zero").unwrap();
+        let mut world = World::new("/dev/null", slots(), 0, true);
+        // Every slot mapped over one page, the smallest mapping the generator makes.
+        let maps: Vec<(usize, usize)> = (0..SLOTS)
+            .map(|_| {
+                let p = map_with_tail(zero.raw(), 4096, libc::PROT_READ, libc::MAP_PRIVATE);
+                (p.unwrap(), 4096)
+            })
+            .collect();
+        for (slot, map) in world.slots.lock().unwrap().iter_mut().zip(&maps) {
+            slot.map = Some(*map);
+        }
+        let mut rng = crate::rng::Rng::new(7);
+        let mut checked = [0u32; 2];
+        for _ in 0..200_000 {
+            match crate::ops::op(&mut rng, SLOTS) {
+                Op::WriteRead(w) => {
+                    let start = world.read_buffer(&w) + w.read_consumed;
+                    assert!(
+                        may_write_at(&world, start, &maps),
+                        "{w:?}: writes at {start:#x}"
+                    );
+                    checked[0] += 1;
+                }
+                Op::Ioctl { ptr, .. } => {
+                    let own = world.arena.scratch();
+                    let addr = world.address(ptr, own, 24);
+                    assert!(may_write_at(&world, addr, &maps), "{ptr:?}: at {addr:#x}");
+                    checked[1] += 1;
+                }
+                _ => {}
+            }
+        }
+        assert!(checked.iter().all(|&n| n > 1000), "{checked:?}");
+        world.close_all();
+    }
 
     #[test]
     fn only_late_naps_are_stalls() {

@@ -298,6 +298,14 @@ const NODES: [u64; 4] = [0x1000, 0x2000, 0x3000, 0x4000];
 /// Handles the generated calls name: those a driver hands out first, and some it never does.
 const HANDLES: [u32; 7] = [0, 1, 1, 2, 3, 7, 0xffff_ffff];
 
+/// The largest offset of a [`Ptr::Map`] into its mapping.
+pub const MAX_MAP_OFFSET: usize = 2 * 4096;
+/// The largest `read_consumed` of a generated call: the driver writes that far past the start
+/// of the read buffer.
+pub const MAX_READ_CONSUMED: u64 = 4104;
+/// The largest cut of a [`Ptr::AtGuard`].
+pub const MAX_GUARD_CUT: u16 = 31;
+
 fn ptr(rng: &mut Rng, slot: u8) -> Ptr {
     if rng.chance(85) {
         return Ptr::Own;
@@ -306,8 +314,8 @@ fn ptr(rng: &mut Rng, slot: u8) -> Ptr {
         0 => Ptr::Null,
         1 => Ptr::Kernel,
         2 => Ptr::Unmapped,
-        3 => Ptr::Map(slot, rng.below(3) as u32 * 4096),
-        4 => Ptr::AtGuard(rng.below(32) as u16),
+        3 => Ptr::Map(slot, (rng.below(3) as usize * MAX_MAP_OFFSET / 2) as u32),
+        4 => Ptr::AtGuard(rng.below(u64::from(MAX_GUARD_CUT) + 1) as u16),
         _ => Ptr::Misaligned,
     }
 }
@@ -502,7 +510,7 @@ fn write_read(rng: &mut Rng, slot: u8) -> WriteRead {
         read_ptr: ptr(rng, slot),
         // Small: the driver writes at read_buffer + read_consumed, which must stay in our arena.
         read_consumed: if rng.chance(5) {
-            rng.pick(&[4, 8, 4104])
+            rng.pick(&[4, 8, MAX_READ_CONSUMED])
         } else {
             0
         },
