@@ -122,33 +122,68 @@ fn unmapped() -> usize {
     p as usize
 }
 
-/// Maps `len` bytes of `fd` followed by [`TAIL`] inaccessible bytes: reserves both, then maps
-/// the file over the start of the reservation. Returns the mapping's address or the errno.
+/// Maps `len` bytes of `fd` followed by [`TAIL`] inaccessible bytes; returns the mapping's
+/// address or the errno.
+///
+/// It reserves both, gives the start of the reservation back and maps the file there with
+/// `MAP_FIXED_NOREPLACE`. Not `MAP_FIXED` over the reservation: when the driver's `mmap`
+/// refuses the mapping (`EPERM` for a writable one, `EBUSY` for a second one), the kernel has
+/// already removed what it was to replace and leaves a hole, which another thread's stack or
+/// arena can take before the reservation is given back, and giving it back then unmaps their
+/// memory (fuzzer children died of SIGSEGV in `make stress` that way).
 fn map_with_tail(fd: i32, len: usize, prot: i32, flags: i32) -> Result<usize, i32> {
     let total = len.checked_add(TAIL).ok_or(libc::ENOMEM)?;
-    // SAFETY: a new inaccessible mapping at an address the kernel chooses.
-    let reserved = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            total,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if reserved == libc::MAP_FAILED {
-        return Err(errno());
+    if len == 0 {
+        // SAFETY: a mapping at an address the kernel chooses (the kernel refuses a length of 0).
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
+        return if p == libc::MAP_FAILED {
+            Err(errno())
+        } else {
+            Ok(p as usize)
+        };
     }
-    // SAFETY: replaces the start of the reservation just made, which nothing else uses.
-    let p = unsafe { libc::mmap(reserved, len, prot, flags | libc::MAP_FIXED, fd, 0) };
-    if p == libc::MAP_FAILED {
+    loop {
+        // SAFETY: a new inaccessible mapping at an address the kernel chooses.
+        let reserved = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if reserved == libc::MAP_FAILED {
+            return Err(errno());
+        }
+        let tail = reserved as usize + len;
+        // SAFETY: the start of the reservation just made, which nothing else uses.
+        unsafe { libc::munmap(reserved, len) };
+        // SAFETY: maps the file where nothing is mapped: `MAP_FIXED_NOREPLACE` fails rather
+        // than replace anything.
+        let p = unsafe {
+            libc::mmap(
+                reserved,
+                len,
+                prot,
+                flags | libc::MAP_FIXED_NOREPLACE,
+                fd,
+                0,
+            )
+        };
+        if p != libc::MAP_FAILED {
+            return Ok(p as usize);
+        }
         let e = errno();
-        // SAFETY: the reservation is ours and unused (the file was not mapped into it).
-        unsafe { libc::munmap(reserved, total) };
-        return Err(e);
+        // SAFETY: the tail is still ours: nothing of this program maps over memory it did not
+        // map itself.
+        unsafe { libc::munmap(tail as *mut _, TAIL) };
+        if e != libc::EEXIST {
+            return Err(e);
+        }
+        // Another thread mapped something in the hole meanwhile: again, elsewhere.
     }
-    Ok(p as usize)
 }
 
 /// A kernel address.
@@ -889,6 +924,29 @@ mod tests {
         }
         assert!(checked.iter().all(|&n| n > 1000), "{checked:?}");
         world.close_all();
+    }
+
+    #[test]
+    fn a_mapping_is_followed_by_its_tail() {
+        let zero = vmtest::fd::Fd::open("/dev/zero").unwrap();
+        for len in [4096, 3 * 4096] {
+            let p = map_with_tail(zero.raw(), len, libc::PROT_READ, libc::MAP_PRIVATE).unwrap();
+            assert!(read_own((p + len - 8) as u64, 8).is_some());
+            assert!(read_own((p + len) as u64, 1).is_none());
+            assert!(read_own((p + len + TAIL - 1) as u64, 1).is_none());
+            // SAFETY: the mapping and its tail were made above and nothing points into them.
+            assert_eq!(unsafe { libc::munmap(p as *mut _, len + TAIL) }, 0);
+        }
+        let flags = libc::MAP_PRIVATE;
+        assert_eq!(
+            map_with_tail(zero.raw(), 0, libc::PROT_READ, flags),
+            Err(libc::EINVAL)
+        );
+        let null = vmtest::fd::Fd::open("/dev/null").unwrap();
+        assert_eq!(
+            map_with_tail(null.raw(), 4096, libc::PROT_READ, flags),
+            Err(libc::ENODEV)
+        );
     }
 
     #[test]
