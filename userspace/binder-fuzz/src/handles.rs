@@ -610,11 +610,32 @@ fn kill(pid: i32) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the child `pid` ended (and its status, as `waitpid` gives it), leaving it for
+/// [`kill`] to reap.
+fn ended_unreaped(pid: i32) -> Option<i32> {
+    // SAFETY: an all-zero `siginfo_t` is a valid value of the plain C struct.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+    // SAFETY: `pid` is our child; `info` is valid for writes.
+    let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
+    // SAFETY: `waitid` filled `info` in for a child (or left it zeroed if none changed state).
+    let (from, status) = unsafe { (info.si_pid(), info.si_status()) };
+    if r != 0 || from == 0 {
+        return None;
+    }
+    Some(if info.si_code == libc::CLD_EXITED {
+        status << 8
+    } else {
+        status
+    })
+}
+
 /// Waits up to `limit` for `f`, while the manager lives; false if it did not happen.
 fn wait(manager: i32, limit: Duration, f: impl Fn() -> bool) -> Result<bool, String> {
     let deadline = Instant::now() + limit;
     while !f() {
-        if let Some(status) = ended(manager) {
+        // Not reaped here: the caller kills and reaps every child at the end.
+        if let Some(status) = ended_unreaped(manager) {
             return Err(format!("the manager ended (status {status:#x})"));
         }
         if Instant::now() > deadline {
@@ -762,6 +783,28 @@ mod tests {
             used,
             listed: listed.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_manager_seen_ended_is_still_killed_and_reaped() {
+        // SAFETY: the child only calls `_exit`, which is async-signal-safe.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            // SAFETY: ends the child.
+            unsafe { libc::_exit(1) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = ended_unreaped(pid) {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the child did not end");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!(status, 0x100);
+        // Still ours to reap: the final kill finds it gone instead of waiting 20 s for it.
+        assert_eq!(ended(pid), Some(0x100));
     }
 
     #[test]
