@@ -19,7 +19,10 @@
 //! Locking: a node's counts are under its owner's process lock. A process's handle table is under
 //! its `refs` mutex, which is taken before any process lock and never while one is held.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::{
+    ops::Deref,
+    sync::atomic::{AtomicBool, Ordering},
+};
 use kernel::{
     id_pool::{alloc_id_locked, release_id_locked, IdPool},
     prelude::*,
@@ -47,6 +50,8 @@ pub(crate) struct NodeInner {
     local_weak: u32,
     /// References of other processes to this node.
     refs: u32,
+    /// [`NodeTmpRef`]s of the node.
+    tmp_refs: u32,
     /// The owner has been told (`BR_ACQUIRE`) that the node has strong references.
     has_strong: bool,
     /// The owner has been told (`BR_INCREFS`) that the node has weak references.
@@ -102,6 +107,7 @@ impl Node {
                 local_strong: 0,
                 local_weak: 0,
                 refs: 0,
+                tmp_refs: 0,
                 has_strong: false,
                 has_weak: false,
                 pending_strong: false,
@@ -206,7 +212,7 @@ impl Node {
             if !internal {
                 ni.local_weak = ni.local_weak.saturating_sub(1);
             }
-            if ni.local_weak > 0 || ni.refs > 0 {
+            if ni.local_weak > 0 || ni.refs > 0 || ni.tmp_refs > 0 {
                 return;
             }
         }
@@ -218,7 +224,7 @@ impl Node {
                 owner.todo.push_back(item);
                 owner.wakeup_proc();
             }
-        } else if ni.refs == 0 && ni.local_strong == 0 && ni.local_weak == 0 {
+        } else if ni.refs == 0 && ni.local_strong == 0 && ni.local_weak == 0 && ni.tmp_refs == 0 {
             // The caller holds a reference to the node, so this is not the last one.
             owner.remove_node(self);
         }
@@ -279,7 +285,7 @@ impl Deliver for Node {
             return Ok(false);
         }
         let strong = ni.internal_strong > 0 || ni.local_strong > 0;
-        let weak = ni.refs > 0 || ni.local_weak > 0 || strong;
+        let weak = ni.refs > 0 || ni.local_weak > 0 || ni.tmp_refs > 0 || strong;
         let (has_strong, has_weak) = (ni.has_strong, ni.has_weak);
         if weak && !has_weak {
             ni.has_weak = true;
@@ -317,6 +323,44 @@ impl Deliver for Node {
     }
 
     fn cancel(self: DArc<Self>) {}
+}
+
+/// A node of a process looked up or added by its pointer, kept in the process's tree while
+/// this is held (a `tmp_refs` count, as C's `binder_get_node()` takes).
+///
+/// Between a lookup and the reference that a transaction makes to the node, the node's last
+/// reference may go: without this count, its owner would forget it, the next lookup of the
+/// same pointer would make a second node, and a receiver would hold two handles for one
+/// binder object.
+pub(crate) struct NodeTmpRef(DArc<Node>);
+
+impl NodeTmpRef {
+    /// Counts a temporary reference on `node`; `owner` is its owner's locked state.
+    fn new(node: DArc<Node>, owner: &mut ProcessInner) -> Self {
+        let ni = node.inner(owner);
+        ni.tmp_refs = ni.tmp_refs.saturating_add(1);
+        NodeTmpRef(node)
+    }
+}
+
+impl Deref for NodeTmpRef {
+    type Target = DArc<Node>;
+
+    fn deref(&self) -> &DArc<Node> {
+        &self.0
+    }
+}
+
+impl Drop for NodeTmpRef {
+    fn drop(&mut self) {
+        let node = &self.0;
+        let mut owner = node.owner.inner.lock();
+        let ni = node.inner(&mut owner);
+        ni.tmp_refs = ni.tmp_refs.saturating_sub(1);
+        // Drops no count (a weak, internal one), but forgets the node if nothing else
+        // holds it, as `binder_dec_node_tmpref()` does.
+        node.dec(&mut owner, false, true);
+    }
 }
 
 /// A reference of a process to a node.
@@ -577,8 +621,10 @@ impl Process {
     }
 
     /// The node of this process with pointer `ptr`, if any.
-    pub(crate) fn get_node(&self, ptr: u64) -> Option<DArc<Node>> {
-        self.inner.lock().nodes.get(&ptr).cloned()
+    pub(crate) fn get_node(&self, ptr: u64) -> Option<NodeTmpRef> {
+        let mut inner = self.inner.lock();
+        let node = inner.nodes.get(&ptr).cloned()?;
+        Some(NodeTmpRef::new(node, &mut inner))
     }
 
     /// The node of this process with pointer `ptr`, created with `cookie` and `flags` if there
@@ -588,7 +634,7 @@ impl Process {
         ptr: u64,
         cookie: u64,
         flags: u32,
-    ) -> Result<DArc<Node>> {
+    ) -> Result<NodeTmpRef> {
         if let Some(node) = self.get_node(ptr) {
             return Ok(node);
         }
@@ -596,11 +642,10 @@ impl Process {
         let tree_node = RBTreeNode::new(ptr, node.clone(), GFP_KERNEL)?;
         let mut inner = self.inner.lock();
         if let Some(existing) = inner.nodes.get(&ptr).cloned() {
-            drop(inner);
-            return Ok(existing);
+            return Ok(NodeTmpRef::new(existing, &mut inner));
         }
         inner.nodes.insert(tree_node);
-        Ok(node)
+        Ok(NodeTmpRef::new(node, &mut inner))
     }
 
     /// Releases every reference of the process as it releases its file.

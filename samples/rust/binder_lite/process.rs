@@ -297,7 +297,7 @@ impl Process {
         let (ptr, cookie, flags) = object.map_or((0, 0, 0), |o| (o.binder, o.cookie, o.flags));
         let node = self.get_or_create_node(ptr, cookie, flags)?;
         node.make_manager(&mut self.inner.lock());
-        manager.node = Some(node);
+        manager.node = Some(DArc::clone(&node));
         Ok(())
     }
 
