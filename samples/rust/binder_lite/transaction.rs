@@ -16,7 +16,7 @@ use kernel::{
     cred::Kuid,
     new_spinlock,
     prelude::*,
-    sync::{Arc, SpinLock},
+    sync::{lock::spinlock::SpinLockBackend, lock::Guard, Arc, SpinLock},
     uaccess::UserSlice,
 };
 
@@ -24,7 +24,7 @@ use crate::{
     buffer::Buffer,
     defs::*,
     node::Node,
-    process::Process,
+    process::{Process, ProcessInner},
     thread::Thread,
     work::{remove_where, work_addr, Command, DArc, Deliver, ProcessGuard, ReturnWriter, Work},
 };
@@ -114,6 +114,9 @@ pub(crate) struct TransactionInner {
     /// The buffer, until delivered (then user space owns it).
     buffer: Option<Buffer>,
 }
+
+/// A transaction's lock held.
+type TransactionGuard<'a> = Guard<'a, TransactionInner, SpinLockBackend>;
 
 /// A transaction or a reply.
 #[pin_data]
@@ -226,37 +229,53 @@ impl Transaction {
         }
     }
 
+    /// Calls `f` with the sender of this transaction, its process's lock and this transaction's
+    /// lock, if the transaction has a sender that is still its sender once its process is
+    /// locked; returns `None` otherwise.
+    ///
+    /// A process's lock comes before a transaction's, so the sender is read, its process
+    /// locked and the sender read again: it may have exited or had its reply in between. What
+    /// `f` returns is dropped by the caller, after both locks are released.
+    fn with_sender<R>(
+        &self,
+        f: impl FnOnce(&Arc<Thread>, &mut ProcessInner, TransactionGuard<'_>) -> R,
+    ) -> Option<R> {
+        let from = self.inner.lock().from.clone()?;
+        let mut inner = from.process.inner.lock();
+        let tl = self.inner.lock();
+        if !tl.from.as_ref().is_some_and(|f| Arc::ptr_eq(f, &from)) {
+            return None;
+        }
+        Some(f(&from, &mut inner, tl))
+    }
+
     /// Tells the sender of `t`, or the first sender down its chain that is still there, that
     /// the transaction failed with `code` (`binder_send_failed_reply`).
     pub(crate) fn send_failed_reply(t: DArc<Transaction>, code: u32) {
         let mut t = t;
         loop {
-            let from = t.inner.lock().from.clone();
-            if let Some(from) = from {
-                let mut inner = from.process.inner.lock();
-                let mut tl = t.inner.lock();
-                if tl.from.as_ref().is_some_and(|f| Arc::ptr_eq(f, &from)) {
-                    let old_from = tl.from.take();
-                    let parent = tl.from_parent.clone();
-                    drop(tl);
-                    let ti = from.inner(&mut inner);
-                    let popped = if ti.stack.as_ref().is_some_and(|s| Arc::ptr_eq(s, &t)) {
-                        core::mem::replace(&mut ti.stack, parent)
-                    } else {
-                        None
-                    };
-                    if from.reply_error.cmd.load(Ordering::Relaxed) == BR_OK {
-                        from.reply_error.cmd.store(code, Ordering::Relaxed);
-                        if let Some(item) = Work::queue_ref(&from.reply_error) {
-                            from.push_work_and_wake(&mut inner, item);
-                        }
-                    } else {
-                        pr_warn!("unexpected reply error\n");
+            let sent = t.with_sender(|from, inner, mut tl| {
+                let old_from = tl.from.take();
+                let parent = tl.from_parent.clone();
+                drop(tl);
+                let ti = from.inner(inner);
+                let popped = if ti.stack.as_ref().is_some_and(|s| Arc::ptr_eq(s, &t)) {
+                    core::mem::replace(&mut ti.stack, parent)
+                } else {
+                    None
+                };
+                if from.reply_error.cmd.load(Ordering::Relaxed) == BR_OK {
+                    from.reply_error.cmd.store(code, Ordering::Relaxed);
+                    if let Some(item) = Work::queue_ref(&from.reply_error) {
+                        from.push_work_and_wake(inner, item);
                     }
-                    drop(inner);
-                    drop((popped, old_from));
-                    return;
+                } else {
+                    pr_warn!("unexpected reply error\n");
                 }
+                (popped, old_from)
+            });
+            if sent.is_some() {
+                return;
             }
             let next = t.inner.lock().from_parent.take();
             drop(t);
@@ -269,20 +288,12 @@ impl Transaction {
 
     /// Records a failure of the reply to `t` as its sender's extended error, unless it has one.
     fn set_from_error(&self, id: u32, command: u32, param: i32) {
-        let Some(from) = self.inner.lock().from.clone() else {
-            return;
-        };
-        let mut inner = from.process.inner.lock();
-        let still = self
-            .inner
-            .lock()
-            .from
-            .as_ref()
-            .is_some_and(|f| Arc::ptr_eq(f, &from));
-        let ti = from.inner(&mut inner);
-        if still && ti.extended_error.command == BR_OK {
-            ti.extended_error = ExtendedError { id, command, param };
-        }
+        self.with_sender(|from, inner, _| {
+            let ti = from.inner(inner);
+            if ti.extended_error.command == BR_OK {
+                ti.extended_error = ExtendedError { id, command, param };
+            }
+        });
     }
 
     /// Queues `t` on `target` (`binder_proc_transaction`): on `thread` if given, else on a
@@ -392,32 +403,28 @@ impl Transaction {
             t
         };
         *in_reply_to = Some(t.clone());
-        let Some(from) = t.inner.lock().from.clone() else {
-            return Err((BR_DEAD_REPLY, 0));
-        };
-        let mut inner = from.process.inner.lock();
-        let still = t
-            .inner
-            .lock()
-            .from
-            .as_ref()
-            .is_some_and(|f| Arc::ptr_eq(f, &from));
-        if !still {
-            return Err((BR_DEAD_REPLY, 0));
+        let from = t.with_sender(|from, inner, tl| {
+            drop(tl);
+            let on_top = from
+                .inner(inner)
+                .stack
+                .as_ref()
+                .is_some_and(|s| Arc::ptr_eq(s, &t));
+            if on_top {
+                inner.tmp_refs += 1;
+                Some(from.clone())
+            } else {
+                None
+            }
+        });
+        match from {
+            None => Err((BR_DEAD_REPLY, 0)),
+            Some(None) => {
+                *in_reply_to = None;
+                Err(protocol_error())
+            }
+            Some(Some(from)) => Ok(from),
         }
-        let on_top = from
-            .inner(&mut inner)
-            .stack
-            .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &t));
-        if !on_top {
-            drop(inner);
-            *in_reply_to = None;
-            return Err(protocol_error());
-        }
-        inner.tmp_refs += 1;
-        drop(inner);
-        Ok(from)
     }
 
     /// Finds the target node of a transaction and takes a local strong reference on it, and a
