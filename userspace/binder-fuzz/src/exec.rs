@@ -99,6 +99,28 @@ impl Drop for Arena {
     }
 }
 
+/// Reserves `len` bytes of inaccessible memory at an address the kernel chooses; returns the
+/// address or the errno.
+fn reserve(len: usize) -> Result<usize, i32> {
+    // SAFETY: a new inaccessible mapping at an address the kernel chooses touches no memory of
+    // ours.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(errno())
+    } else {
+        Ok(p as usize)
+    }
+}
+
 /// An address range that stays mapped without access: "unmapped" user pointers point here.
 fn unmapped() -> usize {
     static ADDR: AtomicU64 = AtomicU64::new(0);
@@ -106,20 +128,9 @@ fn unmapped() -> usize {
     if a != 0 {
         return a as usize;
     }
-    // SAFETY: a new inaccessible mapping at an address the kernel chooses.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            1 << 20,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    assert!(p != libc::MAP_FAILED);
+    let p = reserve(1 << 20).expect("cannot reserve the unmapped range");
     ADDR.store(p as u64, Ordering::Relaxed);
-    p as usize
+    p
 }
 
 /// Maps `len` bytes of `fd` followed by [`TAIL`] inaccessible bytes; returns the mapping's
@@ -143,28 +154,15 @@ fn map_with_tail(fd: i32, len: usize, prot: i32, flags: i32) -> Result<usize, i3
         };
     }
     loop {
-        // SAFETY: a new inaccessible mapping at an address the kernel chooses.
-        let reserved = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                total,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if reserved == libc::MAP_FAILED {
-            return Err(errno());
-        }
-        let tail = reserved as usize + len;
+        let reserved = reserve(total)?;
+        let tail = reserved + len;
         // SAFETY: the start of the reservation just made, which nothing else uses.
-        unsafe { libc::munmap(reserved, len) };
+        unsafe { libc::munmap(reserved as *mut _, len) };
         // SAFETY: maps the file where nothing is mapped: `MAP_FIXED_NOREPLACE` fails rather
         // than replace anything.
         let p = unsafe {
             libc::mmap(
-                reserved,
+                reserved as *mut _,
                 len,
                 prot,
                 flags | libc::MAP_FIXED_NOREPLACE,
