@@ -179,6 +179,7 @@ impl Book {
 }
 
 /// The budget of a run.
+#[derive(Clone, Copy)]
 pub struct Budget {
     /// Processes: the manager and `processes - 1` clients.
     pub processes: usize,
@@ -188,6 +189,22 @@ pub struct Budget {
     pub round: Duration,
     /// Nodes of each client.
     pub nodes: u64,
+    /// The share of received handles the manager keeps, in percent, in the first (growing)
+    /// and the second (shrinking) half of each round.
+    pub keep_percent: [u64; 2],
+}
+
+impl Budget {
+    /// The same run with few nodes, all shared by a client's threads, and none kept: the
+    /// last reference of a node goes after almost every transaction while the client's other
+    /// threads send it again. The handle pool does not grow in it.
+    pub fn shared_nodes(&self) -> Budget {
+        Budget {
+            nodes: 4,
+            keep_percent: [0, 0],
+            ..*self
+        }
+    }
 }
 
 /// What a run did.
@@ -687,7 +704,8 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
             // client is killed at a random point of the round, and another started in its
             // place.
             let round_start = Instant::now();
-            c.keep_percent.store(80, Ordering::SeqCst);
+            c.keep_percent
+                .store(budget.keep_percent[0], Ordering::SeqCst);
             c.release_percent.store(2, Ordering::SeqCst);
             c.phase.store(RUN, Ordering::SeqCst);
             let kill_at = Duration::from_micros(rng.below(budget.round.as_micros() as u64 + 1));
@@ -697,7 +715,8 @@ pub fn run(path: &str, seed: u64, budget: &Budget) -> Report {
                 let left = (round_start + at).saturating_duration_since(Instant::now());
                 wait(manager_pid, left, || false)?;
                 if !kill_one {
-                    c.keep_percent.store(10, Ordering::SeqCst);
+                    c.keep_percent
+                        .store(budget.keep_percent[1], Ordering::SeqCst);
                     c.release_percent.store(30, Ordering::SeqCst);
                     continue;
                 }
