@@ -159,7 +159,14 @@ const PHASES: [(&str, Mode, u64); 3] = [
 
 /// The concurrency stress of handles (see [`handles`]).
 fn handles_phase(seed: u64, budget: &handles::Budget) -> Result<(), String> {
-    handles_run(HANDLES, seed, budget)?.pool_grew()
+    let r = handles_run(HANDLES, seed, budget)?;
+    if r.max_capacity <= r.first_capacity {
+        return Err(format!(
+            "the pool never grew past its first capacity {}",
+            r.first_capacity
+        ));
+    }
+    Ok(())
 }
 
 /// The handle checker with [`handles::Budget::shared_nodes`]: on the driver before
@@ -172,25 +179,9 @@ fn shared_nodes_phase(seed: u64, budget: &handles::Budget) -> Result<(), String>
 const HANDLES: &str = "fuzz_handles_under_contention";
 const SHARED_NODES: &str = "fuzz_shared_nodes_under_contention";
 
-/// A run of the handle checker that found nothing wrong.
-struct HandlesRun(handles::Report);
-
-impl HandlesRun {
-    /// Fails unless the manager's handle pool grew during the run.
-    fn pool_grew(self) -> Result<(), String> {
-        let r = self.0;
-        if r.max_capacity <= r.first_capacity {
-            return Err(format!(
-                "the pool never grew past its first capacity {}",
-                r.first_capacity
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Runs the handle checker as the KTAP test `name` and prints its figures.
-fn handles_run(name: &str, seed: u64, budget: &handles::Budget) -> Result<HandlesRun, String> {
+/// Runs the handle checker as the KTAP test `name`, prints its figures and returns its report
+/// if it found nothing wrong.
+fn handles_run(name: &str, seed: u64, budget: &handles::Budget) -> Result<handles::Report, String> {
     let start = Instant::now();
     let r = handles::run(LITE, seed, budget);
     println!(
@@ -219,7 +210,7 @@ fn handles_run(name: &str, seed: u64, budget: &handles::Budget) -> Result<Handle
     if r.rounds == 0 || r.checks == 0 {
         return Err(format!("nothing was compared: {r:?}"));
     }
-    Ok(HandlesRun(r))
+    Ok(r)
 }
 
 fn mode_named(name: &str) -> Option<Mode> {
